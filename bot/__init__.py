@@ -1,0 +1,1 @@
+"""Victim-screening and referral chatbot."""

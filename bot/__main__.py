@@ -1,0 +1,182 @@
+"""Command line: `python -m bot COMMAND`. Settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import ConfigError, FlowDataError
+
+DEFAULT_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+def _flow_data(flows: Path):  # type: ignore[no-untyped-def]
+    from bot.flowdata.load import load_flow_data
+
+    return load_flow_data(flows)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    data = _flow_data(args.flows)
+    steps = sum(len(f.steps) for f in data.flows.values())
+    services = len(data.directory.services)
+    print(
+        f"{args.flows}: valid. {len(data.book.indicators)} indicators, "
+        f"{len(data.book.outcomes)} outcome rules, {len(data.flows)} interview(s) with "
+        f"{steps} steps, {services} services, {len(data.catalog.texts)} messages."
+    )
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from bot.cli_assess import run
+
+    return run(
+        _flow_data(args.flows),
+        sys.stdin,
+        sys.stdout,
+        sys.stderr,
+        jsonl=args.jsonl,
+        now=datetime.now(UTC),
+    )
+
+
+def cmd_flow_diagram(args: argparse.Namespace) -> int:
+    from bot.domain.diagram import mermaid
+
+    data = _flow_data(args.flows)
+    if args.flow not in data.flows:
+        print(
+            f"no interview named {args.flow!r}; there is: {', '.join(data.flows)}", file=sys.stderr
+        )
+        return 2
+    sys.stdout.write(mermaid(data.flows[args.flow]))
+    return 0
+
+
+def _app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bot.bootstrap import build
+    from bot.config import load_settings
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.flows != DEFAULT_FLOWS:
+        settings = settings.model_copy(update={"flows_dir": args.flows})
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        filename=settings.data_dir / "bot.log" if args.command in ("chat", "run") else None,
+    )
+    return build(settings)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.adapters.terminal import TerminalChat
+    from bot.bootstrap import start_retention_job
+
+    app = _app(args)
+    start_retention_job(app)
+    chat = TerminalChat(
+        app.service, app.translator, sys.stdin, sys.stdout, user=args.user, language=args.language
+    )
+    return chat.run()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+
+    if load_settings().telegram_token.get_secret_value():
+        print(
+            "The Telegram channel is not built yet; starting the terminal chat instead.",
+            file=sys.stderr,
+        )
+    args.user, args.language = "local", None
+    return cmd_chat(args)
+
+
+def cmd_keys(_args: argparse.Namespace) -> int:
+    import secrets
+
+    from bot.adapters.crypto import new_key
+
+    print(f"DATA_KEYS={new_key()}")
+    print(f"LOOKUP_KEY={secrets.token_urlsafe(48)}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from bot.bootstrap import purge_expired
+
+    app = _app(args)
+    print(
+        f"removed {purge_expired(app)} conversation(s) older than "
+        f"{app.settings.retention_days} days"
+    )
+    return 0
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    app = _app(args)
+    print(f"re-encrypted {app.store.rotate_keys()} value(s) with the first key of DATA_KEYS")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "--flows",
+        type=Path,
+        default=DEFAULT_FLOWS,
+        help="the flows/ folder (default: the one beside the code)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", help="check flows/ and exit non-zero on any problem").set_defaults(
+        func=cmd_validate
+    )
+    assess = sub.add_parser("assess", help="assess indicators read as JSON from stdin")
+    assess.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    assess.set_defaults(func=cmd_assess)
+    diagram = sub.add_parser("flow-diagram", help="print a Mermaid diagram of an interview")
+    diagram.add_argument("flow", help="the interview id, e.g. screening")
+    diagram.set_defaults(func=cmd_flow_diagram)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument(
+        "--user", default="local", help="who you are in the database (default: local)"
+    )
+    chat.add_argument("--language", help="a language code to start in, e.g. th")
+    chat.set_defaults(func=cmd_chat)
+    sub.add_parser(
+        "run", help="run the bot: Telegram when TELEGRAM_TOKEN is set, else the terminal"
+    ).set_defaults(func=cmd_run)
+    sub.add_parser("keys", help="print new DATA_KEYS and LOOKUP_KEY lines for .env").set_defaults(
+        func=cmd_keys
+    )
+    sub.add_parser("purge", help="delete conversations older than RETENTION_DAYS").set_defaults(
+        func=cmd_purge
+    )
+    sub.add_parser(
+        "rotate-keys", help="re-encrypt stored data with the first key of DATA_KEYS"
+    ).set_defaults(func=cmd_rotate_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FlowDataError as exc:
+        print(f"flows/ has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"configuration problem: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

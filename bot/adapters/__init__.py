@@ -1,0 +1,1 @@
+"""Adapters: the imperative shell that talks to databases, channels and other services."""

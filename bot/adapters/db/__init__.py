@@ -1,0 +1,1 @@
+"""The SQL database: models, migrations, engine and the Store adapter."""

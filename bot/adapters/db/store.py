@@ -1,0 +1,475 @@
+"""SqlStore: the Store port on SQLAlchemy Core, one transaction and one lock per message.
+
+The hot path (find the person, load the conversation, add an answer, save, add an event) is
+a handful of prepared Core statements; the ORM models only define the tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.adapters.crypto import Cipher, lookup_key
+from bot.adapters.db.engine import BEGIN_IMMEDIATE
+from bot.adapters.db.models import (
+    AnswerRow,
+    AssessmentRow,
+    CaseEventRow,
+    ConversationRow,
+    DailyCountRow,
+    PersonRow,
+    TextRow,
+)
+from bot.domain.engine import Answered
+from bot.domain.model import Assessment
+from bot.ports import (
+    ConversationRecord,
+    ConversationStatus,
+    EventValue,
+    PersonRecord,
+    StaleConversation,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+PEOPLE = cast(Table, PersonRow.__table__)
+CONVERSATIONS = cast(Table, ConversationRow.__table__)
+ANSWERS = cast(Table, AnswerRow.__table__)
+TEXTS = cast(Table, TextRow.__table__)
+ASSESSMENTS = cast(Table, AssessmentRow.__table__)
+EVENTS = cast(Table, CaseEventRow.__table__)
+COUNTS = cast(Table, DailyCountRow.__table__)
+
+# Locked, timed out, connection lost: worth telling the person to try again. Integrity errors
+# are bugs and propagate as they are.
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"the database is unavailable ({type(exc).__name__})")
+
+
+def _translate_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    return wrapper
+
+
+# -- prepared statements (bind parameters are prefixed b_ to stay clear of column names) -----
+# _cc, _ac, _pc: the column collections of conversations, answers, people.
+
+_cc = CONVERSATIONS.c
+_ac = ANSWERS.c
+_pc = PEOPLE.c
+
+_TOUCH_PERSON = (
+    update(PEOPLE)
+    .where(_pc.user_key == bindparam("b_key"))
+    .values(last_seen_at=bindparam("b_now"))
+    .returning(_pc.id, _pc.language, _pc.language_explicit, _pc.created_at)
+)
+_ACTIVE = (
+    select(
+        _cc.id,
+        _cc.person_id,
+        _cc.flow_id,
+        _cc.status,
+        _cc.step,
+        _cc.state,
+        _cc.version,
+        _cc.created_at,
+        _cc.updated_at,
+    )
+    .where(_cc.person_id == bindparam("b_person"), _cc.status == ConversationStatus.ACTIVE.value)
+    .order_by(_cc.created_at.desc())
+    .limit(1)
+)
+_CURRENT_ANSWERS = (
+    select(_ac.step_id, _ac.value)
+    .where(_ac.conversation_id == bindparam("b_conversation"), _ac.retracted_at.is_(None))
+    .order_by(_ac.seq)
+)
+_NEXT_SEQ = (
+    select(func.coalesce(func.max(_ac.seq), 0) + 1)
+    .where(_ac.conversation_id == bindparam("b_conversation"))
+    .scalar_subquery()
+)
+_ADD_ANSWER = insert(ANSWERS).values(
+    conversation_id=bindparam("b_conversation"),
+    seq=_NEXT_SEQ,
+    step_id=bindparam("b_step"),
+    value=bindparam("b_value"),
+    created_at=bindparam("b_now"),
+)
+_NEWEST_CURRENT_ANSWER = (
+    select(_ac.id)
+    .where(_ac.conversation_id == bindparam("b_conversation"), _ac.retracted_at.is_(None))
+    .order_by(_ac.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_RETRACT = (
+    update(ANSWERS).where(_ac.id == _NEWEST_CURRENT_ANSWER).values(retracted_at=bindparam("b_now"))
+)
+_SAVE = (
+    update(CONVERSATIONS)
+    .where(_cc.id == bindparam("b_id"), _cc.version == bindparam("b_version"))
+    .values(
+        step=bindparam("b_step"),
+        status=bindparam("b_status"),
+        state=bindparam("b_state"),
+        version=bindparam("b_new_version"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_SET_LANGUAGE = (
+    update(PEOPLE)
+    .where(_pc.id == bindparam("b_person"))
+    .values(language=bindparam("b_language"), language_explicit=bindparam("b_explicit"))
+)
+_DELETE_PERSON = delete(PEOPLE).where(_pc.id == bindparam("b_person"))
+
+
+@dataclass(frozen=True, slots=True)
+class _DialectStatements:
+    """The upserts, which SQLAlchemy builds per dialect (both speak ON CONFLICT)."""
+
+    add_person: Executable
+    bump_count: Executable
+
+    @classmethod
+    def build(cls, dialect: str) -> _DialectStatements:
+        dialect_insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        add_person = dialect_insert(PEOPLE).on_conflict_do_nothing(index_elements=[_pc.user_key])
+        bump = dialect_insert(COUNTS).values(
+            day=bindparam("b_day"), metric=bindparam("b_metric"), count=1
+        )
+        bump = bump.on_conflict_do_update(
+            index_elements=[COUNTS.c.day, COUNTS.c.metric],
+            set_={"count": COUNTS.c.count + 1},
+        )
+        return cls(add_person=add_person, bump_count=bump)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    kind: str
+    text: str
+    created_at: datetime
+
+
+class SqlUnit:
+    """One person's transaction on an open connection. Made only by SqlStore.unit()."""
+
+    def __init__(
+        self, conn: Connection, cipher: Cipher, sql: _DialectStatements, person: PersonRecord
+    ) -> None:
+        self._conn = conn
+        self._cipher = cipher
+        self._sql = sql
+        self.person = person
+
+    @_translate_errors
+    def active_conversation(self) -> ConversationRecord | None:
+        row = self._conn.execute(_ACTIVE, {"b_person": self.person.id}).first()
+        if row is None:
+            return None
+        answers = self._conn.execute(_CURRENT_ANSWERS, {"b_conversation": row.id})
+        return ConversationRecord(
+            id=row.id,
+            person_id=row.person_id,
+            flow_id=row.flow_id,
+            status=ConversationStatus(row.status),
+            step=row.step,
+            answers=tuple(Answered(step=step, value=value) for step, value in answers),
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            state=dict(row.state),
+        )
+
+    @_translate_errors
+    def start_conversation(self, flow_id: str, step: str, now: datetime) -> ConversationRecord:
+        record = ConversationRecord(
+            id=uuid.uuid4().hex,
+            person_id=self.person.id,
+            flow_id=flow_id,
+            status=ConversationStatus.ACTIVE,
+            step=step,
+            answers=(),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        values = {
+            "id": record.id,
+            "person_id": record.person_id,
+            "flow_id": flow_id,
+            "status": record.status.value,
+            "step": step,
+            "state": record.state,
+            "version": record.version,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self._conn.execute(insert(CONVERSATIONS), values)
+        self._count("conversations", now)
+        return record
+
+    @_translate_errors
+    def save_conversation(self, conversation: ConversationRecord, now: datetime) -> None:
+        new_version = conversation.version + 1
+        result = self._conn.execute(
+            _SAVE,
+            {
+                "b_id": conversation.id,
+                "b_version": conversation.version,
+                "b_new_version": new_version,
+                "b_step": conversation.step,
+                "b_status": conversation.status.value,
+                "b_state": conversation.state,
+                "b_now": now,
+            },
+        )
+        if result.rowcount != 1:
+            raise StaleConversation(conversation.id)
+        conversation.version = new_version
+        conversation.updated_at = now
+
+    @_translate_errors
+    def add_answer(self, conversation_id: str, answer: Answered, now: datetime) -> None:
+        params = {
+            "b_conversation": conversation_id,
+            "b_step": answer.step,
+            "b_value": answer.value,
+            "b_now": now,
+        }
+        self._conn.execute(_ADD_ANSWER, params)
+
+    @_translate_errors
+    def retract_last_answer(self, conversation_id: str, now: datetime) -> None:
+        self._conn.execute(_RETRACT, {"b_conversation": conversation_id, "b_now": now})
+
+    @_translate_errors
+    def add_text(self, conversation_id: str, kind: str, text: str, now: datetime) -> None:
+        values = {
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "ciphertext": self._cipher.encrypt(text),
+            "created_at": now,
+        }
+        self._conn.execute(insert(TEXTS), values)
+
+    @_translate_errors
+    def add_assessment(self, conversation_id: str, assessment: Assessment, now: datetime) -> None:
+        values = {
+            "conversation_id": conversation_id,
+            "outcome": assessment.outcome.value,
+            "rule": assessment.rule,
+            "supporting": list(assessment.supporting),
+            "flags": list(assessment.flags),
+            "preliminary": assessment.preliminary.value,
+            "needs_person": assessment.needs_person,
+            "created_at": now,
+        }
+        self._conn.execute(insert(ASSESSMENTS), values)
+        self._count(f"outcome:{assessment.outcome.value}", now)
+
+    @_translate_errors
+    def add_event(
+        self,
+        conversation_id: str | None,
+        kind: str,
+        now: datetime,
+        data: Mapping[str, EventValue] | None = None,
+        actor: str = "bot",
+    ) -> None:
+        values = {
+            "conversation_id": conversation_id,
+            "person_id": self.person.id,
+            "kind": kind,
+            "actor": actor,
+            "data": dict(data or {}),
+            "created_at": now,
+        }
+        self._conn.execute(insert(EVENTS), values)
+
+    @_translate_errors
+    def set_language(self, language: str, explicit: bool) -> None:
+        params = {"b_person": self.person.id, "b_language": language, "b_explicit": explicit}
+        self._conn.execute(_SET_LANGUAGE, params)
+        self.person.language = language
+        self.person.language_explicit = explicit
+
+    @_translate_errors
+    def forget_person(self, now: datetime) -> None:
+        # Cascades delete conversations, answers, texts, assessments and events.
+        self._conn.execute(_DELETE_PERSON, {"b_person": self.person.id})
+        self._count("forgotten", now)
+        log.info("forgot person %s", self.person.id)
+
+    def _count(self, metric: str, now: datetime) -> None:
+        self._conn.execute(self._sql.bump_count, {"b_day": now.date(), "b_metric": metric})
+
+
+class SqlStore:
+    """The Store port on SQLite or PostgreSQL (see make_engine)."""
+
+    def __init__(self, engine: Engine, cipher: Cipher, lookup_secret: bytes) -> None:
+        if len(lookup_secret) < 16:
+            raise ValueError("lookup_secret must be at least 16 bytes")
+        self.engine = engine
+        self._cipher = cipher
+        self._secret = lookup_secret
+        # Units begin with BEGIN IMMEDIATE on SQLite: the write lock is taken up front, so two
+        # writers queue (busy timeout) instead of failing when one upgrades a read lock.
+        self._writer = engine.execution_options(**{BEGIN_IMMEDIATE: True})
+        self._sql = _DialectStatements.build(engine.dialect.name)
+
+    @contextmanager
+    def unit(self, channel: str, user_ref: str, now: datetime) -> Iterator[SqlUnit]:
+        """One transaction holding the person's lock: the SQLite write lock (BEGIN IMMEDIATE),
+        or on PostgreSQL the person's row lock, taken by the UPDATE of last_seen_at."""
+        key = lookup_key(channel, user_ref, self._secret)
+        try:
+            with self._writer.begin() as conn:
+                person = self._lock_person(conn, key, channel, user_ref, now)
+                yield SqlUnit(conn, self._cipher, self._sql, person)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    def _lock_person(
+        self, conn: Connection, key: str, channel: str, user_ref: str, now: datetime
+    ) -> PersonRecord:
+        # UPDATE ... RETURNING both finds and locks the row (a row lock on PostgreSQL that
+        # conflicts with itself and with SELECT ... FOR UPDATE), in one statement.
+        for _attempt in range(3):
+            row = conn.execute(_TOUCH_PERSON, {"b_key": key, "b_now": now}).first()
+            if row is not None:
+                return PersonRecord(
+                    id=row.id,
+                    language=row.language,
+                    language_explicit=row.language_explicit,
+                    created_at=row.created_at,
+                )
+            # New person. ON CONFLICT DO NOTHING: if another worker creates them at the same
+            # time, PostgreSQL waits for its commit and we lock its row on the next pass.
+            values = {
+                "id": uuid.uuid4().hex,
+                "user_key": key,
+                "channel": channel,
+                "user_ref_enc": self._cipher.encrypt(user_ref),
+                "language": None,
+                "language_explicit": False,
+                "created_at": now,
+                "last_seen_at": now,
+            }
+            conn.execute(self._sql.add_person, values)
+        raise StoreUnavailable("could not create the person's row")
+
+    @_translate_errors
+    def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete conversations (with their answers, texts, assessments, events) not updated
+        since cutoff, then people with no conversation left who were last seen before it."""
+        with self._writer.begin() as conn:
+            removed = conn.execute(delete(CONVERSATIONS).where(_cc.updated_at < cutoff)).rowcount
+            conn.execute(
+                delete(EVENTS).where(
+                    EVENTS.c.conversation_id.is_(None), EVENTS.c.created_at < cutoff
+                )
+            )
+            has_conversation = exists().where(_cc.person_id == _pc.id)
+            people = conn.execute(
+                delete(PEOPLE).where(_pc.last_seen_at < cutoff, ~has_conversation)
+            ).rowcount
+        log.info("purged %d conversation(s) and %d person(s)", removed, people)
+        return removed
+
+    @_translate_errors
+    def rotate_keys(self, batch: int = 500) -> int:
+        """Re-encrypt every stored token with the first key; return how many were rewritten.
+
+        Works in batches of short transactions so that live traffic is not blocked.
+        """
+        rewritten = 0
+        for table, column in ((PEOPLE, PEOPLE.c.user_ref_enc), (TEXTS, TEXTS.c.ciphertext)):
+            key = table.c.id
+            rewrite = (
+                update(table)
+                .where(key == bindparam("b_id"))
+                .values({column.name: bindparam("b_token")})
+            )
+            last: Any = None
+            while True:
+                query = select(key, column).order_by(key).limit(batch)
+                if last is not None:
+                    query = query.where(key > last)
+                with self._writer.begin() as conn:
+                    rows = conn.execute(query).all()
+                    changed = []
+                    for row_id, token in rows:
+                        new = self._cipher.rotate(token)
+                        if new != token:
+                            changed.append({"b_id": row_id, "b_token": new})
+                    if changed:
+                        conn.execute(rewrite, changed)
+                rewritten += len(changed)
+                if len(rows) < batch:
+                    break
+                last = rows[-1][0]
+        log.info("re-encrypted %d value(s) with the current key", rewritten)
+        return rewritten
+
+    @_translate_errors
+    def reply_address(self, person_id: str) -> tuple[str, str] | None:
+        """(channel, user_ref) to send a person a message, or None if they were forgotten."""
+        query = select(_pc.channel, _pc.user_ref_enc).where(_pc.id == person_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return str(row.channel), self._cipher.decrypt(row.user_ref_enc)
+
+    @_translate_errors
+    def read_texts(self, conversation_id: str) -> list[StoredText]:
+        """What the person typed in a conversation, decrypted, oldest first (for staff)."""
+        query = (
+            select(TEXTS.c.kind, TEXTS.c.ciphertext, TEXTS.c.created_at)
+            .where(TEXTS.c.conversation_id == conversation_id)
+            .order_by(TEXTS.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredText(r.kind, self._cipher.decrypt(r.ciphertext), r.created_at) for r in rows]

@@ -1,0 +1,92 @@
+"""Babel/gettext rendering of message keys. msgctxt is the key, msgid the English source."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from bot.domain.messages import Catalog, Plural
+from bot.services.messages import Choice, Outbound, Reply, Text
+
+log = logging.getLogger(__name__)
+DOMAIN = "messages"
+SOURCE_LANGUAGE = "en"
+
+
+def autonym(code: str) -> str:
+    """A language's name in its own script, e.g. th -> ไทย."""
+    try:
+        locale = Locale.parse(code)
+        name = locale.get_display_name(locale) or code
+    except (ValueError, LookupError):
+        return code
+    return name[:1].upper() + name[1:]
+
+
+class BabelTranslator:
+    """Loads every catalog under locales/ once; renders keys with their parameters."""
+
+    def __init__(self, catalog: Catalog, locales_dir: Path) -> None:
+        self.catalog = catalog
+        self._translations: dict[str, NullTranslations] = {SOURCE_LANGUAGE: NullTranslations()}
+        for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+            code = po.parent.parent.name
+            self._translations[code] = _load(po)
+        self._names = {code: autonym(code) for code in sorted(self._translations)}
+
+    def languages(self) -> Mapping[str, str]:
+        return self._names
+
+    def supports(self, language: str) -> bool:
+        return language in self._translations
+
+    def text(self, language: str, key: str) -> str:
+        return self.render(language, Text(key))
+
+    def render(self, language: str, text: Text) -> str:
+        translations = self._translations.get(language) or self._translations[SOURCE_LANGUAGE]
+        source = self.catalog.texts.get(text.key)
+        if source is None:
+            log.error("message key %s is not defined", text.key)
+            return text.key
+        if isinstance(source, Plural):
+            count = int(text.params.get("count", 0))
+            result = str(translations.npgettext(text.key, source.one, source.other, count))
+        else:
+            result = str(translations.pgettext(text.key, source))
+        try:
+            return result.format_map(dict(text.params)) if text.params else result
+        except (KeyError, ValueError, IndexError):
+            log.error("message %s in %s has bad placeholders", text.key, language)
+            fallback = source.other if isinstance(source, Plural) else source
+            return fallback.format_map(dict(text.params))
+
+    def reply_text(self, language: str, reply: Reply) -> str:
+        return "\n".join(self.render(language, part) for part in reply.parts)
+
+    def label(self, language: str, choice: Choice) -> str:
+        return choice.label or self.text(language, choice.key)
+
+    def lines(self, outbound: Outbound) -> list[str]:
+        return [self.reply_text(outbound.language, reply) for reply in outbound.replies]
+
+
+def _load(po: Path) -> NullTranslations:
+    """Prefer the compiled .mo; compile it in memory from the .po when missing or stale."""
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as handle:
+            return Translations(handle, domain=DOMAIN)
+    with po.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)

@@ -1,0 +1,125 @@
+"""Ports: what the services need from the outside world, as Protocols and plain records.
+
+Adapters implement them (bot/adapters/...); tests use the real adapters on SQLite/PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain.engine import Answered
+from bot.domain.model import Assessment
+
+EventValue = str | int | bool | None
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"  # the interview is running (or waiting at an end step)
+    CLOSED = "closed"  # restarted, or ended by the person; kept for staff until retention
+
+
+@dataclass(slots=True)
+class PersonRecord:
+    id: str  # random, never derived from the channel's user id
+    language: str | None
+    language_explicit: bool  # the person chose it: detection never overrides it
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class ConversationRecord:
+    """One interview. `answers` are the current (not retracted) answers, in order."""
+
+    id: str
+    person_id: str
+    flow_id: str
+    status: ConversationStatus
+    step: str
+    answers: tuple[Answered, ...]
+    version: int  # bumped on every save; a stale save raises StaleConversation
+    created_at: datetime
+    updated_at: datetime
+    # Small, non-personal state the service keeps between messages, e.g. {"safe_mode": True,
+    # "pending": "forget", "needs_person": True}. Never free text or contact details.
+    state: dict[str, EventValue] = field(default_factory=dict)
+
+
+class StaleConversation(Exception):
+    """Another worker saved the conversation first (optimistic version check failed)."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or stayed locked beyond the timeout."""
+
+
+class Unit(Protocol):
+    """One transaction for one person, holding that person's lock until it ends.
+
+    Everything written through a Unit is committed together when the `with` block ends
+    without an exception, and rolled back otherwise. The service commits before it replies.
+    """
+
+    person: PersonRecord
+
+    def active_conversation(self) -> ConversationRecord | None: ...
+
+    def start_conversation(self, flow_id: str, step: str, now: datetime) -> ConversationRecord: ...
+
+    def save_conversation(self, conversation: ConversationRecord, now: datetime) -> None:
+        """Persist step, status and state; bump version; raise StaleConversation if stale."""
+
+    def add_answer(self, conversation_id: str, answer: Answered, now: datetime) -> None: ...
+
+    def retract_last_answer(self, conversation_id: str, now: datetime) -> None:
+        """Mark the newest current answer as retracted (kept, with its time, for the audit)."""
+
+    def add_text(self, conversation_id: str, kind: str, text: str, now: datetime) -> None:
+        """Store something the person typed (encrypted at rest). kind: 'free_text', 'contact'."""
+
+    def add_assessment(
+        self, conversation_id: str, assessment: Assessment, now: datetime
+    ) -> None: ...
+
+    def add_event(
+        self,
+        conversation_id: str | None,
+        kind: str,
+        now: datetime,
+        data: Mapping[str, EventValue] | None = None,
+        actor: str = "bot",
+    ) -> None:
+        """Append to the case timeline. `data` carries ids and labels, never personal data."""
+
+    def set_language(self, language: str, explicit: bool) -> None: ...
+
+    def forget_person(self, now: datetime) -> None:
+        """Delete the person and everything linked, keeping only anonymous daily counts."""
+
+
+class Store(Protocol):
+    def unit(self, channel: str, user_ref: str, now: datetime) -> AbstractContextManager[Unit]:
+        """Open a transaction for the person behind (channel, user_ref), creating them if new,
+        and lock them so that two messages of one person are never processed at once."""
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete conversations whose last activity is before cutoff; return how many."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Translator(Protocol):
+    """Renders message keys in a language; the service uses it to understand typed labels."""
+
+    def text(self, language: str, key: str) -> str: ...
+
+    def languages(self) -> Mapping[str, str]:
+        """Languages with a catalog: code -> the language's name in its own script."""
+
+    def supports(self, language: str) -> bool: ...

@@ -1,0 +1,1 @@
+"""Use cases: channel-neutral messages in, channel-neutral replies out."""

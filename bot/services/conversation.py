@@ -1,0 +1,542 @@
+"""The conversation use case: one inbound message in, replies out, state committed first.
+
+Safety rules (screening.md section 7) live here: safety check and consent come first, every
+question can be skipped, a person and quick exit are offered with every question, and the bot
+only ever answers: it never writes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain import engine
+from bot.domain.assessment import assess
+from bot.domain.flow import EndAction, Flow, Step, StepKind
+from bot.domain.model import Assessment, Outcome, Profile
+from bot.domain.routing import route
+from bot.flowdata.load import FlowData
+from bot.ports import (
+    Clock,
+    ConversationRecord,
+    ConversationStatus,
+    StaleConversation,
+    Store,
+    StoreUnavailable,
+    Translator,
+    Unit,
+)
+from bot.services.messages import (
+    MAX_TEXT,
+    Choice,
+    Command,
+    Inbound,
+    InboundKind,
+    Outbound,
+    Reply,
+    Text,
+    say,
+)
+
+log = logging.getLogger(__name__)
+
+ANSWER, GLOBAL, LANGUAGE, FORGET = "a", "g", "l", "f"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    flow_id: str = "screening"
+    org_name: str = "a non-profit helpline"
+    retention_days: int = 90
+    default_language: str = "en"
+    verified_within_days: int = 365
+
+
+@dataclass(slots=True)
+class _Turn:
+    """What one message does: built up while handling, returned once committed."""
+
+    unit: Unit
+    msg: Inbound
+    now: datetime
+    language: str
+    conversation: ConversationRecord | None = None
+    replies: list[Reply] = field(default_factory=list)
+    quick_exit: bool = False
+    forgotten: bool = False
+
+
+class ConversationService:
+    def __init__(
+        self,
+        data: FlowData,
+        store: Store,
+        clock: Clock,
+        translator: Translator,
+        options: ServiceOptions | None = None,
+    ) -> None:
+        self.data = data
+        self.store = store
+        self.clock = clock
+        self.translator = translator
+        self.options = options or ServiceOptions()
+        self.flow: Flow = data.flows[self.options.flow_id]
+
+    # -- entry point -----------------------------------------------------------------------
+    def handle(self, msg: Inbound) -> Outbound:
+        """Handle one message. Everything it changes is committed before this returns."""
+        now = self.clock.now()
+        for _attempt in range(3):
+            try:
+                with self.store.unit(msg.channel, msg.user_ref, now) as unit:
+                    turn = _Turn(unit=unit, msg=msg, now=now, language=self._language(unit, msg))
+                    self._dispatch(turn)
+                return self._outbound(turn)
+            except StaleConversation:
+                log.info("conversation changed by another worker; handling the message again")
+            except StoreUnavailable:
+                log.exception("database unavailable; the person was asked to try again")
+                break
+        language = self._supported(msg.language_hint) or self.options.default_language
+        return Outbound(language=language, replies=(say("error.try_again"),))
+
+    # -- routing of one message ------------------------------------------------------------
+    def _dispatch(self, turn: _Turn) -> None:
+        msg = turn.msg
+        turn.conversation = turn.unit.active_conversation()
+        conv = turn.conversation
+        if (
+            conv is not None
+            and conv.state.get("pending") == "forget"
+            and not (msg.kind is InboundKind.BUTTON and msg.button.startswith(f"{FORGET}:"))
+        ):
+            conv.state.pop("pending", None)
+            self._save(turn)
+        if msg.kind is InboundKind.COMMAND:
+            self._command(turn, msg.text.lstrip("/").split("@")[0].lower())
+        elif msg.kind is InboundKind.BUTTON:
+            self._button(turn, msg.button)
+        elif conv is None:
+            self._begin(turn)
+            if msg.kind is InboundKind.TEXT and msg.text.strip():
+                self._keep_text(turn, msg.text.strip())  # a first cry for help is never lost
+        elif msg.kind is InboundKind.TEXT:
+            self._text(turn)
+        elif msg.kind is InboundKind.LOCATION:
+            self._location(turn)
+        else:
+            self._event(turn, "media_received", {"media": msg.media or "unknown"})
+            turn.replies.append(say("input.media"))
+            self._ask_current(turn)
+
+    def _command(self, turn: _Turn, name: str) -> None:
+        try:
+            command = Command(name)
+        except ValueError:
+            turn.replies.append(say("input.unknown_command"))
+            self._ask_current(turn)
+            return
+        self._event(turn, f"command_{command.value}")
+        match command:
+            case Command.START:
+                self._begin(turn)
+            case Command.HELP:
+                turn.replies.append(say("help.text"))
+                self._ask_current(turn)
+            case Command.LANGUAGE:
+                turn.replies.append(self._language_picker())
+            case Command.RESTART:
+                self._restart(turn)
+            case Command.HUMAN:
+                self._ask_for_person(turn)
+            case Command.EXIT:
+                self._quick_exit(turn)
+            case Command.FORGET:
+                self._confirm_forget(turn)
+            case Command.BACK:
+                self._back(turn)
+
+    def _button(self, turn: _Turn, payload: str) -> None:
+        kind, _, rest = payload.partition(":")
+        if kind == ANSWER:
+            step_id, _, answer = rest.partition(":")
+            self._answer(turn, step_id, answer)
+        elif kind == GLOBAL and rest in ("human", "exit", "back"):
+            self._command(turn, rest)
+        elif kind == LANGUAGE and self.translator.supports(rest):
+            turn.unit.set_language(rest, explicit=True)
+            turn.language = rest
+            self._event(turn, "language_chosen", {"language": rest})
+            turn.replies.append(say("language.changed"))
+            self._ask_current(turn)
+        elif (
+            kind == FORGET
+            and turn.conversation is not None
+            and turn.conversation.state.get("pending") == "forget"
+        ):
+            self._forget_answer(turn, rest == "yes")
+        else:
+            # An old, foreign or garbled button: say so kindly and show where we are.
+            self._event(turn, "stale_button")
+            turn.replies.append(say("input.already_answered"))
+            self._ask_current(turn)
+
+    # -- the interview -----------------------------------------------------------------------
+    def _begin(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        if conv is not None and not self._finished(conv):
+            turn.replies.append(say("resume.welcome"))
+            self._ask_current(turn)
+            return
+        if conv is not None and self._step(conv).action is EndAction.PAUSE:
+            self._undo_pause(turn)
+            return
+        if conv is not None:
+            self._close(turn, "finished")
+        self._new_conversation(turn)
+
+    def _new_conversation(self, turn: _Turn) -> None:
+        progress = engine.start(self.flow, self.data.book)
+        turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
+        self._event(turn, "conversation_started", {"flow": self.flow.id})
+        self._ask_current(turn)
+
+    def _answer(self, turn: _Turn, step_id: str, answer: str) -> None:
+        conv = turn.conversation
+        if conv is None or conv.step != step_id or self._finished(conv):
+            self._event(turn, "stale_button")
+            turn.replies.append(say("input.already_answered"))
+            if conv is None:
+                self._new_conversation(turn)
+            else:
+                self._ask_current(turn)
+            return
+        progress = engine.Progress(step=conv.step, answers=conv.answers)
+        try:
+            progress = engine.advance(self.flow, self.data.book, progress, answer)
+        except engine.InvalidAnswer:
+            self._event(turn, "invalid_answer", {"step": step_id})
+            turn.replies.append(say("input.not_understood"))
+            self._ask_current(turn)
+            return
+        turn.unit.add_answer(conv.id, progress.answers[-1], turn.now)
+        device_unsafe = (
+            self.flow.steps[step_id].indicator == "urg_device_unsafe" and answer == "yes"
+        )
+        unsure = step_id == self.flow.start and answer == "prefer_not_to_say"
+        if device_unsafe or unsure:  # someone may see this chat: short, neutral, no outcomes
+            conv.state["safe_mode"] = True
+        conv.step, conv.answers = progress.step, progress.answers
+        self._save(turn)
+        self._arrive(turn)
+
+    def _arrive(self, turn: _Turn) -> None:
+        """After moving: ask the next question, or carry out the end the interview reached."""
+        conv = turn.conversation
+        assert conv is not None
+        step = self._step(conv)
+        if step.kind is not StepKind.END:
+            self._ask_current(turn)
+            return
+        self._event(turn, "step_end", {"step": step.id, "action": str(step.action)})
+        turn.replies.append(say(step.text))
+        if step.action in (EndAction.ASSESS, EndAction.HANDOVER):
+            self._conclude(turn, step)
+        elif step.action is EndAction.ADVICE:
+            self._advice(turn)
+        if step.action is EndAction.HANDOVER:
+            self._mark_needs_person(turn, reason=step.id)
+
+    def _conclude(self, turn: _Turn, step: Step) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        values = engine.indicator_values(self.flow, self.data.book, conv.answers)
+        result = assess(self.data.book, values)
+        turn.unit.add_assessment(conv.id, result, turn.now)
+        self._event(turn, "assessed", {"outcome": result.outcome.value, "rule": result.rule})
+        if step.action is EndAction.HANDOVER and result.outcome is not Outcome.IMMEDIATE_DANGER:
+            return  # "something else" or the person asked: a person takes it from here
+        if result.needs_person:
+            self._mark_needs_person(turn, reason=result.outcome.value)
+        if conv.state.get("safe_mode") and result.outcome is not Outcome.IMMEDIATE_DANGER:
+            turn.replies.append(say("outcome.safe_mode"))
+        elif step.action is EndAction.ASSESS:
+            turn.replies.append(
+                Reply(parts=(Text(f"outcome.{result.outcome.value}"),), protect=True)
+            )
+            if result.outcome is Outcome.SCAM_FRAUD_VICTIM or "fraud_victim_too" in result.flags:
+                turn.replies.append(Reply(parts=(Text("fraud.first_steps"),), protect=True))
+        self._referrals(turn, result)
+
+    def _advice(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        count = engine.signals_answered_yes(self.flow, conv.answers)
+        turn.replies.append(
+            say("end.job_offer", count=count) if count else say("end.job_offer_none")
+        )
+        turn.replies.append(say("job_offer.advice"))
+        values = engine.indicator_values(self.flow, self.data.book, conv.answers)
+        self._referrals(
+            turn, assess(self.data.book, values), outcome=Outcome.INSUFFICIENT_INFORMATION
+        )
+
+    def _referrals(self, turn: _Turn, result: Assessment, outcome: Outcome | None = None) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        fields = engine.profile_values(self.flow, conv.answers)
+        country = fields.get("country") or _str(conv.state.get("country"))
+        profile = Profile(
+            nationality=fields.get("nationality"), country=country, language=turn.language
+        )
+        options = route(
+            outcome or result.outcome,
+            profile,
+            turn.now,
+            self.data.directory,
+            child="child" in result.flags,
+            verified_within_days=self.options.verified_within_days,
+        )
+        shown = [r for r in options if r.shown_to_person]
+        if not shown:
+            turn.replies.append(say("referrals.none"))
+            return
+        parts = [Text("referrals.header")]
+        for referral in shown:
+            parts.append(Text("referral.line", {"name": referral.name, "phone": referral.phone}))
+        turn.replies.append(Reply(parts=tuple(parts), protect=True))
+        self._event(turn, "referrals_shown", {"services": ",".join(r.service_id for r in shown)})
+
+    # -- free input --------------------------------------------------------------------------
+    def _text(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        text = turn.msg.text.strip()
+        if not text:
+            turn.replies.append(say("input.not_understood"))
+            self._ask_current(turn)
+            return
+        step = self._step(conv)
+        if step.kind is not StepKind.END:
+            matched = self._match_option(turn, step, text)
+            if matched is not None:
+                self._answer(turn, step.id, matched)
+                return
+        self._keep_text(turn, text)
+        if step.action is EndAction.PAUSE:
+            self._undo_pause(turn)
+            return
+        if step.kind is StepKind.END:
+            turn.replies.append(say("ended.info"))
+            return
+        turn.replies.append(say("input.noted"))
+        self._ask_current(turn)
+
+    def _keep_text(self, turn: _Turn, text: str) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        if len(text) > MAX_TEXT:
+            self._event(turn, "text_cut", {"length": len(text)})
+            text = text[:MAX_TEXT]
+        turn.unit.add_text(conv.id, "free_text", text, turn.now)
+        self._event(turn, "text_received", {"step": conv.step, "length": len(text)})
+
+    def _match_option(self, turn: _Turn, step: Step, text: str) -> str | None:
+        wanted = text.casefold().strip(" .!?")
+        for option in step.options:
+            labels = {
+                option.id.casefold(),
+                self.translator.text(turn.language, option.text).casefold(),
+                self.translator.text("en", option.text).casefold(),
+            }
+            if wanted in labels:
+                return option.id
+        return None
+
+    def _location(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        country = (turn.msg.country or "").upper()
+        if len(country) == 2 and country.isalpha():
+            conv.state["country"] = country
+            self._save(turn)
+            self._event(turn, "location_country", {"country": country})
+            step = self._step(conv)
+            if step.kind is StepKind.PROFILE and step.field == "country":
+                choice = country if country in step.answer_ids else "other"
+                turn.replies.append(say("input.location"))
+                self._answer(turn, step.id, choice)
+                return
+            turn.replies.append(say("input.location"))
+        else:
+            turn.replies.append(say("input.not_understood"))
+        self._ask_current(turn)
+
+    # -- commands ----------------------------------------------------------------------------
+    def _back(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        previous = None
+        if conv is not None:
+            previous = engine.back(
+                self.flow, self.data.book, engine.Progress(step=conv.step, answers=conv.answers)
+            )
+        if conv is None or previous is None:
+            turn.replies.append(say("back.none"))
+            self._ask_current(turn)
+            return
+        turn.unit.retract_last_answer(conv.id, turn.now)
+        conv.step, conv.answers = previous.step, previous.answers
+        self._save(turn)
+        turn.replies.append(say("back.done"))
+        self._ask_current(turn)
+
+    def _undo_pause(self, turn: _Turn) -> None:
+        """The person comes back after "not now": ask the safety question again."""
+        self._back(turn)
+
+    def _restart(self, turn: _Turn) -> None:
+        if turn.conversation is not None:
+            self._close(turn, "restarted")
+        turn.replies.append(say("restart.done"))
+        self._new_conversation(turn)
+
+    def _ask_for_person(self, turn: _Turn) -> None:
+        if turn.conversation is None:
+            progress = engine.start(self.flow, self.data.book)
+            turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
+        self._mark_needs_person(turn, reason="asked")
+        turn.replies.append(say("human.requested"))
+        self._ask_current(turn)
+
+    def _mark_needs_person(self, turn: _Turn, reason: str) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        if not conv.state.get("needs_person"):
+            conv.state["needs_person"] = True
+            self._save(turn)
+        self._event(turn, "handover_requested", {"reason": reason})
+
+    def _quick_exit(self, turn: _Turn) -> None:
+        turn.quick_exit = True
+        turn.replies.clear()
+        turn.replies.append(say("exit.done"))
+
+    def _confirm_forget(self, turn: _Turn) -> None:
+        if turn.conversation is None:
+            progress = engine.start(self.flow, self.data.book)
+            turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
+        turn.conversation.state["pending"] = "forget"
+        self._save(turn)
+        turn.replies.append(
+            Reply(
+                parts=(Text("forget.confirm"),),
+                choices=(
+                    Choice(f"{FORGET}:yes", "forget.yes"),
+                    Choice(f"{FORGET}:no", "forget.no"),
+                ),
+            )
+        )
+
+    def _forget_answer(self, turn: _Turn, confirmed: bool) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        conv.state.pop("pending", None)
+        if confirmed:
+            turn.unit.forget_person(turn.now)
+            turn.forgotten = True
+            turn.conversation = None
+            turn.replies.append(say("forget.done"))
+            return
+        self._save(turn)
+        turn.replies.append(say("forget.cancelled"))
+        self._ask_current(turn)
+
+    def _language_picker(self) -> Reply:
+        choices = tuple(
+            Choice(f"{LANGUAGE}:{code}", "language.ask", label=name)
+            for code, name in self.translator.languages().items()
+        )
+        return Reply(parts=(Text("language.ask"),), choices=choices)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _ask_current(self, turn: _Turn) -> None:
+        conv = turn.conversation
+        if conv is None:
+            self._new_conversation(turn)
+            return
+        step = self._step(conv)
+        if step.kind is StepKind.END:
+            if not turn.replies:
+                turn.replies.append(say("ended.info"))
+            return
+        params: dict[str, str | int] = {}
+        if step.id == "consent":
+            params = {"org": self.options.org_name, "retention_days": self.options.retention_days}
+        choices = tuple(Choice(f"{ANSWER}:{step.id}:{o.id}", o.text) for o in step.options)
+        turn.replies.append(Reply(parts=(Text(step.text, params),), choices=choices))
+
+    def _step(self, conv: ConversationRecord) -> Step:
+        return self.flow.steps[conv.step]
+
+    def _finished(self, conv: ConversationRecord) -> bool:
+        return self._step(conv).kind is StepKind.END
+
+    def _save(self, turn: _Turn) -> None:
+        assert turn.conversation is not None
+        turn.unit.save_conversation(turn.conversation, turn.now)
+
+    def _close(self, turn: _Turn, reason: str) -> None:
+        conv = turn.conversation
+        assert conv is not None
+        conv.status = ConversationStatus.CLOSED
+        self._save(turn)
+        self._event(turn, "conversation_closed", {"reason": reason})
+        turn.conversation = None
+
+    def _event(
+        self, turn: _Turn, kind: str, data: dict[str, str | int | bool | None] | None = None
+    ) -> None:
+        if turn.forgotten:
+            return
+        conv_id = turn.conversation.id if turn.conversation else None
+        turn.unit.add_event(conv_id, kind, turn.now, data)
+        log.info("event %s conversation=%s person=%s", kind, conv_id, turn.unit.person.id)
+
+    def _language(self, unit: Unit, msg: Inbound) -> str:
+        person = unit.person
+        if person.language and self.translator.supports(person.language):
+            return person.language
+        hinted = self._supported(msg.language_hint)
+        if hinted and not person.language_explicit:
+            unit.set_language(hinted, explicit=False)
+            return hinted
+        return self.options.default_language
+
+    def _supported(self, hint: str | None) -> str | None:
+        if not hint:
+            return None
+        for candidate in (hint.replace("-", "_"), hint.split("-")[0].split("_")[0]):
+            if self.translator.supports(candidate):
+                return candidate
+        return None
+
+    def _outbound(self, turn: _Turn) -> Outbound:
+        conv = turn.conversation
+        always: tuple[Choice, ...] = ()
+        if conv is not None and not turn.quick_exit:
+            always = (Choice(f"{GLOBAL}:human", "global.human"),)
+            if conv.answers:
+                always += (Choice(f"{GLOBAL}:back", "global.back"),)
+            always += (Choice(f"{GLOBAL}:exit", "global.exit"),)
+        return Outbound(
+            language=turn.language,
+            replies=tuple(turn.replies),
+            always=always,
+            quick_exit=turn.quick_exit,
+            conversation_id=conv.id if conv else None,
+        )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
