@@ -125,6 +125,25 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detect_language(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.adapters.langid import LanguageDetector
+
+    detector = LanguageDetector()
+    for line in sys.stdin:
+        text = detector.normalize(line.rstrip("\r\n"))
+        found = detector.detect(text, args.prior)
+        result = {
+            "language": found.language,
+            "confidence": found.confidence,
+            "script": found.script,
+        }
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
@@ -152,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run", help="run the bot: Telegram when TELEGRAM_TOKEN is set, else the terminal"
     ).set_defaults(func=cmd_run)
+    detect = sub.add_parser(
+        "detect-language", help="one message per line in, one JSON per line out"
+    )
+    detect.add_argument("--prior", help="a Telegram language_code, e.g. th or zh-hant")
+    detect.set_defaults(func=cmd_detect_language)
     sub.add_parser("keys", help="print new DATA_KEYS and LOOKUP_KEY lines for .env").set_defaults(
         func=cmd_keys
     )

@@ -12,6 +12,7 @@ from bot.adapters.db.engine import make_engine
 from bot.adapters.db.migrate import upgrade_database
 from bot.adapters.db.store import SqlStore
 from bot.adapters.i18n import BabelTranslator
+from bot.adapters.langid import LanguageDetector
 from bot.config import Settings
 from bot.flowdata.load import FlowData, load_flow_data
 from bot.ports import Clock
@@ -50,7 +51,7 @@ def build(settings: Settings, clock: Clock | None = None) -> App:
         retention_days=settings.retention_days,
         default_language=settings.default_language,
     )
-    service = ConversationService(data, store, clock, translator, options)
+    service = ConversationService(data, store, clock, translator, LanguageDetector(), options)
     return App(settings, data, store, translator, service, clock)
 
 

@@ -114,6 +114,23 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What language a text is in, by the detection policy."""
+
+    language: str | None  # ISO 639-1 (zh for Chinese), or None when unsure
+    confidence: float
+    script: str | None  # the dominant script, e.g. "Thai", "Latin"
+    variant: str | None = None  # "Hans" or "Hant" for Chinese
+
+
+class LanguageDetector(Protocol):
+    def detect(self, text: str, prior: str | None = None) -> Detection: ...
+
+    def normalize(self, text: str) -> str:
+        """NFC, and Burmese in the Zawgyi encoding converted to Unicode."""
+
+
 class Translator(Protocol):
     """Renders message keys in a language; the service uses it to understand typed labels."""
 

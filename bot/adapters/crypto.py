@@ -74,7 +74,7 @@ class Cipher:
 
 def lookup_key(channel: str, user_ref: str, secret: bytes) -> str:
     """HMAC-SHA256 (hex) of a channel's user id: finds a person without storing the id."""
-    message = f"{channel}\x00{user_ref}".encode()
+    message = f"{len(channel)}:{channel}:{user_ref}".encode()  # length prefix: unambiguous
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 

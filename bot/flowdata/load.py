@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,31 @@ STRENGTHS = {"strong", "medium", "none"}
 PROFILE_FIELDS = {"nationality", "country"}
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 MITIGATING = "mit_role_under_coercion"
+STEP_FIELDS = frozenset(
+    {
+        "id",
+        "kind",
+        "text",
+        "indicator",
+        "options",
+        "branches",
+        "next",
+        "ask_if",
+        "action",
+        "field",
+        "skippable",
+    }
+)
+OPTION_FIELDS = frozenset({"id", "text", "goto"})
+INTERRUPT_FIELDS = frozenset({"when", "goto"})
+OUTCOME_FIELDS = frozenset({"outcome", "rule", "when", "supporting"})
+MINIMUM_FIELDS = frozenset({"rule", "when", "exempt", "outcome", "supporting"})
+FLAG_FIELDS = frozenset({"when", "unless_outcome"})
+INDICATOR_FIELDS = frozenset({"id", "kind", "dimension", "strength", "question", "reversed"})
+FLOW_FIELDS = frozenset({"id", "start", "files", "interrupts"})
+RULES_FIELDS = frozenset(
+    {"version", "sets", "conditions", "outcomes", "minimum_information", "flags"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +163,18 @@ class _Loader:
             self.problems.add(str(folder), "no messages found (expected *.yaml files here)")
         return Catalog(texts=texts)
 
+    def _fields(self, item: SourceDict, allowed: frozenset[str], at: str, what: str) -> None:
+        """A misspelt field is silently ignored by YAML readers: name it instead."""
+        for key in item:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                self.problems.add(
+                    where(item, key),
+                    f'{what}: unknown field "{key}"{hint}; '
+                    f"known fields: {', '.join(sorted(allowed))}",
+                )
+
     def _key(self, catalog: Catalog, key: object, at: str) -> str:
         if not isinstance(key, str) or key not in catalog:
             self.problems.add(at, f'message "{key}" is not defined in flows/messages/')
@@ -162,6 +200,7 @@ class _Loader:
             if not isinstance(ident, str) or not ID_PATTERN.match(ident):
                 self.problems.add(at, f"indicator id {ident!r} must be lower_case_with_underscores")
                 continue
+            self._fields(item, INDICATOR_FIELDS, at, f'indicator "{ident}"')
             if ident in result:
                 self.problems.add(at, f'indicator "{ident}" is listed twice')
             kind, strength = item.get("kind"), item.get("strength")
@@ -192,6 +231,7 @@ class _Loader:
         if data is None or not indicators:
             return None
         catalogue = frozenset(indicators)
+        self._fields(data, RULES_FIELDS, where(data), path)
         sets = self._sets(data, catalogue)
         condition_sources = data.get("conditions") or SourceDict()
         names = frozenset(k for k in condition_sources if isinstance(k, str))
@@ -202,7 +242,7 @@ class _Loader:
             compiled = self._condition(scope, source, where(condition_sources, name))
             if compiled:
                 conditions[name], depends[name] = compiled
-        self._check_cycles(depends, where(condition_sources))
+        self._check_cycles(depends, condition_sources)
         outcomes = self._outcomes(data, scope)
         minimum = self._minimum(data, scope)
         flags = self._flags(data, scope)
@@ -243,25 +283,33 @@ class _Loader:
         return sets
 
     def _condition(
-        self, scope: Scope, source: object, at: str
+        self, scope: Scope, source: object, at: str, what: str = ""
     ) -> tuple[Condition, frozenset[str]] | None:
         if isinstance(source, bool):
             source = "true" if source else "false"
+        prefix = f"{what}: " if what else ""
         if not isinstance(source, str):
-            self.problems.add(at, "expected a condition written as text")
+            self.problems.add(at, f"{prefix}expected a condition written as text")
             return None
         try:
             return scope.condition(source)
         except ExpressionError as exc:
-            self.problems.add(at, str(exc))
+            self.problems.add(at, f"{prefix}{exc}")
             return None
 
-    def _check_cycles(self, depends: Mapping[str, frozenset[str]], at: str) -> None:
+    def _check_cycles(self, depends: Mapping[str, frozenset[str]], sources: SourceDict) -> None:
+        reported: set[frozenset[str]] = set()
+
         def visit(name: str, path: tuple[str, ...]) -> None:
             if name in path:
-                self.problems.add(
-                    at, "conditions refer to each other in a circle: " + " -> ".join((*path, name))
-                )
+                circle = path[path.index(name) :]
+                if frozenset(circle) not in reported:
+                    reported.add(frozenset(circle))
+                    self.problems.add(
+                        where(sources, name),
+                        "conditions refer to each other in a circle: "
+                        + " -> ".join((*circle, name)),
+                    )
                 return
             for dep in depends.get(name, ()):
                 visit(dep, (*path, name))
@@ -300,6 +348,7 @@ class _Loader:
             if not isinstance(row, SourceDict):
                 self.problems.add(at, "each outcome row needs outcome, rule and when")
                 continue
+            self._fields(row, OUTCOME_FIELDS, at, "outcome row")
             outcome = self._outcome(row.get("outcome"), at)
             compiled = self._condition(scope, row.get("when"), at)
             if not isinstance(row.get("rule"), str):
@@ -328,6 +377,7 @@ class _Loader:
             self.problems.add(where(data), "expected `minimum_information:` (rule R6)")
             return None
         at = where(row)
+        self._fields(row, MINIMUM_FIELDS, at, "minimum_information")
         compiled = self._condition(scope, row.get("when"), at)
         outcome = self._outcome(row.get("outcome"), at)
         exempt = [self._outcome(v, at) for v in row.get("exempt") or []]
@@ -349,12 +399,14 @@ class _Loader:
             return ()
         for name, row in rows.items():
             at = where(rows, name)
+            if isinstance(row, SourceDict):
+                self._fields(row, FLAG_FIELDS, at, f'flag "{name}"')
             source, unless = (
                 (row.get("when"), row.get("unless_outcome") or [])
                 if isinstance(row, SourceDict)
                 else (row, [])
             )
-            compiled = self._condition(scope, source, at)
+            compiled = self._condition(scope, source, at, f'flag "{name}"')
             outcomes = [self._outcome(v, at) for v in unless]
             if compiled:
                 result.append(FlagRule(str(name), compiled[0], frozenset(o for o in outcomes if o)))
@@ -375,6 +427,7 @@ class _Loader:
         head = self._mapping(self._read(flow_file), str(flow_file))
         if head is None:
             return None
+        self._fields(head, FLOW_FIELDS, where(head), str(flow_file.name))
         scope = Scope(
             catalogue=frozenset(book.indicators),
             sets=book.sets,
@@ -414,8 +467,16 @@ class _Loader:
                 scope, item.get("when") if isinstance(item, SourceDict) else None, at
             )
             goto = item.get("goto") if isinstance(item, SourceDict) else None
-            if compiled and isinstance(goto, str):
-                interrupts.append(Interrupt(compiled[0], goto, str(item.get("when"))))
+            if isinstance(item, SourceDict):
+                self._fields(item, INTERRUPT_FIELDS, at, "an interrupt")
+            if goto not in steps:
+                self.problems.add(
+                    at,
+                    f'interrupt "{item.get("when") if isinstance(item, SourceDict) else item}" '
+                    f'leads to "{goto}", which is not a step',
+                )
+            elif compiled:
+                interrupts.append(Interrupt(compiled[0], str(goto), str(item.get("when"))))
         flow = Flow(
             id=str(head.get("id", flow_file.parent.name)),
             start=str(start),
@@ -449,6 +510,7 @@ class _Loader:
             )
             return None
         name = f'step "{ident}"'
+        self._fields(item, STEP_FIELDS, at, name)
         indicator = item.get("indicator")
         text = item.get("text")
         if kind is StepKind.QUESTION:
@@ -538,6 +600,7 @@ class _Loader:
                 self.problems.add(oat, f"{name}: each option needs an `id:` in lower_case")
                 continue
             assert isinstance(option, SourceDict)
+            self._fields(option, OPTION_FIELDS, oat, f"{name}, option {ident}")
             options.append(Option(ident, self._key(catalog, option.get("text"), oat)))
         skippable = item.get("skippable", True)
         extra = (
@@ -611,13 +674,6 @@ class _Loader:
                         step.where,
                         f'step "{step.id}" leads to "{target}", which is not a step (dangling)',
                     )
-        for interrupt in flow.interrupts:
-            if interrupt.goto not in steps:
-                self.problems.add(
-                    at,
-                    f'interrupt "{interrupt.source}" leads to '
-                    f'"{interrupt.goto}", which is not a step',
-                )
         seen: set[str] = set()
         todo = [flow.start]
         while todo:

@@ -8,7 +8,8 @@ only ever answers: it never writes first.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain import engine
@@ -21,6 +22,8 @@ from bot.ports import (
     Clock,
     ConversationRecord,
     ConversationStatus,
+    Detection,
+    LanguageDetector,
     StaleConversation,
     Store,
     StoreUnavailable,
@@ -65,6 +68,8 @@ class _Turn:
     replies: list[Reply] = field(default_factory=list)
     quick_exit: bool = False
     forgotten: bool = False
+    offer_languages: bool = False  # unsure which language: show the picker
+    unsupported_language: bool = False  # a language with no catalog: English, and say so
 
 
 class ConversationService:
@@ -74,12 +79,14 @@ class ConversationService:
         store: Store,
         clock: Clock,
         translator: Translator,
+        detector: LanguageDetector,
         options: ServiceOptions | None = None,
     ) -> None:
         self.data = data
         self.store = store
         self.clock = clock
         self.translator = translator
+        self.detector = detector
         self.options = options or ServiceOptions()
         self.flow: Flow = data.flows[self.options.flow_id]
 
@@ -87,11 +94,16 @@ class ConversationService:
     def handle(self, msg: Inbound) -> Outbound:
         """Handle one message. Everything it changes is committed before this returns."""
         now = self.clock.now()
+        if msg.kind is InboundKind.TEXT:
+            msg = replace(msg, text=self.detector.normalize(msg.text[: MAX_TEXT * 2]))
+        detection = self._detect(msg)
         for _attempt in range(3):
             try:
                 with self.store.unit(msg.channel, msg.user_ref, now) as unit:
-                    turn = _Turn(unit=unit, msg=msg, now=now, language=self._language(unit, msg))
+                    turn = _Turn(unit=unit, msg=msg, now=now, language="")
+                    self._choose_language(turn, detection)
                     self._dispatch(turn)
+                    self._language_notes(turn)
                 return self._outbound(turn)
             except StaleConversation:
                 log.info("conversation changed by another worker; handling the message again")
@@ -503,20 +515,68 @@ class ConversationService:
         turn.unit.add_event(conv_id, kind, turn.now, data)
         log.info("event %s conversation=%s person=%s", kind, conv_id, turn.unit.person.id)
 
-    def _language(self, unit: Unit, msg: Inbound) -> str:
-        person = unit.person
-        if person.language and self.translator.supports(person.language):
-            return person.language
-        hinted = self._supported(msg.language_hint)
-        if hinted and not person.language_explicit:
-            unit.set_language(hinted, explicit=False)
-            return hinted
-        return self.options.default_language
+    # -- language ------------------------------------------------------------------------
+    def _detect(self, msg: Inbound) -> Detection | None:
+        if msg.kind is not InboundKind.TEXT or not msg.text.strip():
+            return None
+        return self.detector.detect(msg.text, msg.language_hint)
+
+    def _choose_language(self, turn: _Turn, detection: Detection | None) -> None:
+        """An explicit choice always wins; then a confident detection (which persists); then
+        the language already in use; then Telegram's language_code; then the default."""
+        person = turn.unit.person
+        current = (
+            person.language
+            if person.language and self.translator.supports(person.language)
+            else None
+        )
+        if person.language_explicit and current:
+            turn.language = current
+            return
+        if detection is not None and detection.language:
+            locale = self._locale(detection, turn.msg.language_hint)
+            if locale:
+                if locale != person.language:
+                    turn.unit.set_language(locale, explicit=False)
+                    self._log_language(turn, locale)
+                turn.language = locale
+                return
+            turn.unsupported_language = True
+            turn.offer_languages = True
+        elif detection is not None and current is None:
+            turn.offer_languages = True  # "ok", "hi", "555": not enough to tell
+        hinted = self._supported(turn.msg.language_hint)
+        turn.language = current or hinted or self.options.default_language
+
+    def _locale(self, detection: Detection, hint: str | None) -> str | None:
+        language = detection.language or ""
+        if language == "zh":
+            variant = detection.variant
+            if variant is None:
+                traditional = (hint or "").lower().replace("_", "-")
+                variant = (
+                    "Hant" if traditional in ("zh-hant", "zh-tw", "zh-hk", "zh-mo") else ("Hans")
+                )
+            language = f"zh_{variant}"
+        return language if self.translator.supports(language) else None
+
+    def _language_notes(self, turn: _Turn) -> None:
+        if turn.quick_exit or turn.forgotten:
+            return
+        if turn.unsupported_language:
+            turn.replies.append(say("language.unsupported"))
+        if turn.offer_languages and not any(
+            c.payload.startswith(f"{LANGUAGE}:") for r in turn.replies for c in r.choices
+        ):
+            turn.replies.append(self._language_picker())
+
+    def _log_language(self, turn: _Turn, language: str) -> None:
+        log.info("language %s detected for person=%s", language, turn.unit.person.id)
 
     def _supported(self, hint: str | None) -> str | None:
         if not hint:
             return None
-        for candidate in (hint.replace("-", "_"), hint.split("-")[0].split("_")[0]):
+        for candidate in (hint.replace("-", "_"), re.split(r"[-_]", hint)[0]):
             if self.translator.supports(candidate):
                 return candidate
         return None

@@ -1,14 +1,26 @@
-"""`python -m tests.bench` (or `make bench`): run every benchmark and print its figures."""
+"""`python -m tests.bench [NAME] [options]` (or `make bench`): run benchmarks, print figures.
+
+NAME: conversation, langid, or all (default).
+"""
 
 from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_conversation
+from tests.bench import bench_conversation, bench_langid
+
+BENCHMARKS = {"conversation": bench_conversation.main, "langid": bench_langid.main}
 
 
 def main() -> int:
-    return bench_conversation.main(sys.argv[1:])
+    args = sys.argv[1:]
+    name = args.pop(0) if args and args[0] in (*BENCHMARKS, "all") else "all"
+    chosen = BENCHMARKS if name == "all" else {name: BENCHMARKS[name]}
+    for run in chosen.values():
+        status = run(args)
+        if status:
+            return status
+    return 0
 
 
 if __name__ == "__main__":

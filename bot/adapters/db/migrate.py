@@ -7,8 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.adapters.db.engine import BEGIN_IMMEDIATE, make_engine
+from bot.errors import ConfigError
 
 # Beside this module, so it works from an installed package whatever the working directory.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -34,5 +36,10 @@ def upgrade_database(url: str) -> None:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "failed"
+        raise ConfigError(
+            f"DATABASE_URL: could not bring the database schema up to date ({reason})"
+        ) from exc
     finally:
         engine.dispose()

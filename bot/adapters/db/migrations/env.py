@@ -44,7 +44,7 @@ else:
         fileConfig(config.config_file_name)
     engine = make_engine(_cli_url())
     try:
-        with engine.connect() as cli_connection:
+        with engine.begin() as cli_connection:
             _configure(cli_connection)
     finally:
         engine.dispose()
