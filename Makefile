@@ -28,8 +28,9 @@ catalogs: $(MO)
 # Re-extract texts from flows/messages and merge them into every catalog (for translators).
 extract: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-wrap --omit-header -o locales/messages.pot .
-	for po in $(PO); do $(VENV)/bin/pybabel update --no-wrap -D messages -d locales \
-	  -i locales/messages.pot -l $$(basename $$(dirname $$(dirname $$po))); done
+	for po in $(PO); do $(VENV)/bin/pybabel update --no-wrap --ignore-obsolete -D messages \
+	  -d locales -i locales/messages.pot -l $$(basename $$(dirname $$(dirname $$po))); done
+	$(PY) -m bot.i18n_extract locales/en/LC_MESSAGES/messages.po
 
 run: setup
 	$(PY) -m bot run

@@ -31,3 +31,27 @@ def extract_messages(
             yield line, "pgettext", (str(key), value), [f"key: {key}"]
         elif isinstance(value, SourceDict) and "one" in value and "other" in value:
             yield line, "npgettext", (str(key), value["one"], value["other"]), [f"key: {key}"]
+
+
+def fill_source_catalog(po_path: str) -> int:
+    """The English catalog repeats the source text (msgstr = msgid); return entries written."""
+    from babel.messages.pofile import read_po, write_po
+
+    with open(po_path, "rb") as handle:
+        catalog = read_po(handle)
+    written = 0
+    for message in catalog:
+        if not message.id:
+            continue
+        message.string = message.id  # a plural id is (one, other): the same forms
+        message.flags.discard("fuzzy")
+        written += 1
+    with open(po_path, "wb") as handle:
+        write_po(handle, catalog, width=0, omit_header=False)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(f"{fill_source_catalog(sys.argv[1])} source texts written to {sys.argv[1]}")

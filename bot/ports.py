@@ -109,6 +109,9 @@ class Store(Protocol):
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete conversations whose last activity is before cutoff; return how many."""
 
+    def scrub(self) -> None:
+        """Make deleted data unreadable on disk, as far as the database allows."""
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_time, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -40,6 +42,12 @@ class BabelTranslator:
             code = po.parent.parent.name
             self._translations[code] = _load(po)
         self._names = {code: autonym(code) for code in sorted(self._translations)}
+        self._locales: dict[str, Locale] = {}
+        for code in self._translations:
+            try:
+                self._locales[code] = Locale.parse(code)
+            except (ValueError, UnknownLocaleError):
+                log.warning("no Babel locale data for %s: dates and times stay as written", code)
 
     def languages(self) -> Mapping[str, str]:
         return self._names
@@ -61,12 +69,13 @@ class BabelTranslator:
             result = str(translations.npgettext(text.key, source.one, source.other, count))
         else:
             result = str(translations.pgettext(text.key, source))
+        params = _localized(text.params, self._locales.get(language)) if text.params else {}
         try:
-            return result.format_map(dict(text.params)) if text.params else result
+            return result.format_map(params) if params else result
         except (KeyError, ValueError, IndexError):
             log.error("message %s in %s has bad placeholders", text.key, language)
             fallback = source.other if isinstance(source, Plural) else source
-            return fallback.format_map(dict(text.params))
+            return fallback.format_map(params)
 
     def reply_text(self, language: str, reply: Reply) -> str:
         return "\n".join(self.render(language, part) for part in reply.parts)
@@ -76,6 +85,25 @@ class BabelTranslator:
 
     def lines(self, outbound: Outbound) -> list[str]:
         return [self.reply_text(outbound.language, reply) for reply in outbound.replies]
+
+
+WEEKDAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
+
+
+def _localized(params: Mapping[str, str | int], locale: Locale | None) -> dict[str, str | int]:
+    """Opening hours in the person's locale: `weekday` (mo..su) and `opens` / `closes` (HH:MM)."""
+    result = dict(params)
+    if locale is None:
+        return result
+    weekday = result.get("weekday")
+    if isinstance(weekday, str) and weekday in WEEKDAYS:
+        result["weekday"] = get_day_names("wide", locale=locale)[WEEKDAYS.index(weekday)]
+    for name in ("opens", "closes"):
+        value = result.get(name)
+        if isinstance(value, str) and len(value) == 5 and value[2] == ":":
+            hour, minute = int(value[:2]), int(value[3:])
+            result[name] = format_time(time(hour, minute), format="short", locale=locale)
+    return result
 
 
 def _load(po: Path) -> NullTranslations:

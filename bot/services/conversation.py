@@ -104,6 +104,8 @@ class ConversationService:
                     self._choose_language(turn, detection)
                     self._dispatch(turn)
                     self._language_notes(turn)
+                if turn.forgotten:
+                    self.store.scrub()
                 return self._outbound(turn)
             except StaleConversation:
                 log.info("conversation changed by another worker; handling the message again")
@@ -314,10 +316,11 @@ class ConversationService:
         if not shown:
             turn.replies.append(say("referrals.none"))
             return
-        parts = [Text("referrals.header")]
+        turn.replies.append(Reply(parts=(Text("referrals.header"),), protect=True))
         for referral in shown:
-            parts.append(Text("referral.line", {"name": referral.name, "phone": referral.phone}))
-        turn.replies.append(Reply(parts=tuple(parts), protect=True))
+            line = Text("referral.line", {"name": referral.name, "phone": referral.phone})
+            reasons = tuple(Text(r.key, dict(r.params)) for r in referral.reasons)
+            turn.replies.append(Reply(parts=(line, *reasons), protect=True))
         self._event(turn, "referrals_shown", {"services": ",".join(r.service_id for r in shown)})
 
     # -- free input --------------------------------------------------------------------------

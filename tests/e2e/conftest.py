@@ -9,9 +9,7 @@ from pydantic import SecretStr
 
 from bot.bootstrap import App, build
 from bot.config import Settings
-from tests.support import ROOT, TEST_DATA_KEYS, TEST_LOOKUP_KEY, database_url
-
-BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+from tests.support import ROOT, TEST_DATA_KEYS, TEST_LOOKUP_KEY
 
 
 class FixedClock:
@@ -22,10 +20,9 @@ class FixedClock:
         return self.current
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        yield url
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    return empty_db_url
 
 
 def make_settings(url: str, data_dir: Path) -> Settings:

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from myanmar import converter
 
 from bot.bootstrap import App
 from bot.services.messages import Inbound, InboundKind, Outbound
@@ -219,3 +220,58 @@ def test_two_presses_at_once_advance_once(app: App) -> None:
     with app.store.engine.connect() as conn:
         answers = conn.execute(sa.text("SELECT count(*) FROM answers")).scalar_one()
     assert answers == 1
+
+
+ZAWGYI = converter.convert("ကျွန်တော်ကို ကူညီပါ။ သူတို့ ပတ်စ်ပို့ ယူသွားတယ်", "unicode", "zawgyi")
+FIRST_MESSAGES = [
+    ("ช่วยด้วย", "th"),
+    ("ကျွန်တော်ကို ကူညီပါ", "my"),
+    (ZAWGYI, "my"),
+    ("ជួយខ្ញុំផង", "km"),
+    ("ຊ່ວຍແດ່", "lo"),
+    ("cứu tôi với", "vi"),
+    ("请帮帮我", "zh_Hans"),
+    ("請幫幫我", "zh_Hant"),
+    ("tolong bantu saya, paspor saya diambil", "id"),
+    ("도와주세요", "ko"),
+    ("助けてください", "ja"),
+]
+
+
+@pytest.mark.parametrize(("text", "language"), FIRST_MESSAGES)
+def test_first_message_is_answered_in_its_language(app: App, text: str, language: str) -> None:
+    out = send(app, text=text)
+    assert out.language == language
+    assert question(out) == "safe_now"
+    asked = next(r for r in out.replies if r.parts[0].key == "safety.ask")
+    assert app.translator.reply_text(language, asked) != app.translator.reply_text("en", asked)
+
+
+def test_zawgyi_is_stored_as_unicode(app: App) -> None:
+    out = send(app, text=ZAWGYI)
+    assert out.conversation_id
+    stored = [t.text for t in app.store.read_texts(out.conversation_id)]
+    assert stored == [converter.convert(ZAWGYI, "zawgyi", "unicode")]
+    assert stored[0] != ZAWGYI
+
+
+def test_unsure_first_message_offers_the_picker_in_the_prior_language(app: App) -> None:
+    out = app.service.handle(
+        Inbound(channel="test", user_ref=USER, kind=InboundKind.TEXT, text="ok", language_hint="th")
+    )
+    assert out.language == "th"
+    assert any(c.payload == "l:my" for r in out.replies for c in r.choices)
+
+
+def test_language_without_a_catalog_gets_english_and_a_note(app: App) -> None:
+    out = send(app, text="मुझे मदद चाहिए")
+    assert out.language == "en"
+    assert "language.unsupported" in keys(out)
+    assert any(c.payload == "l:th" for r in out.replies for c in r.choices)
+
+
+def test_detection_never_overrides_an_explicit_choice(app: App) -> None:
+    send(app, InboundKind.COMMAND, text="start")
+    press(app, "l:km")
+    out = send(app, text="ช่วยด้วย ช่วยด้วย")
+    assert out.language == "km"

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.services.messages import Text
 from tests.e2e.terminal_driver import Chat, Interview, data_dir
+from tests.e2e.test_conversation_service import ZAWGYI
 from tests.support import SCRIPTS, bot_env
 
 INTERVIEW = Interview()
@@ -103,3 +105,28 @@ def test_broken_configuration_refuses_to_start(env: dict[str, str], tmp_path: Pa
     assert bad.close() != 0
     assert "DATABASE_URL" in bad.errors
     assert len(bad.errors.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("ช่วยด้วย", "th"),
+        ("ကျွန်တော်ကို ကူညီပါ", "my"),
+        (ZAWGYI, "my"),
+        ("ជួយខ្ញុំផង", "km"),
+        ("ຊ່ວຍແດ່", "lo"),
+        ("cứu tôi với", "vi"),
+        ("请帮帮我", "zh_Hans"),
+        ("tolong bantu saya, paspor saya diambil", "id"),
+    ],
+)
+def test_first_message_in_the_terminal_is_answered_in_its_language(
+    tmp_path: Path, text: str, language: str
+) -> None:
+    env = bot_env(f"sqlite:///{tmp_path / 'bot.sqlite3'}", data_dir(tmp_path))
+    chat = Chat(env)
+    screen = chat.send(text)
+    asked = INTERVIEW.translator.render(language, Text("safety.ask"))
+    assert asked in screen
+    assert asked != INTERVIEW.english("safety.ask")
+    assert chat.close() == 0

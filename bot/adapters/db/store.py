@@ -434,7 +434,17 @@ class SqlStore:
                 delete(PEOPLE).where(_pc.last_seen_at < cutoff, ~has_conversation)
             ).rowcount
         log.info("purged %d conversation(s) and %d person(s)", removed, people)
+        self.scrub()
         return removed
+
+    @_translate_errors
+    def scrub(self) -> None:
+        """Deleted rows can linger in SQLite's write-ahead log until a checkpoint: force one
+        (secure_delete already overwrites freed pages of the main file). PostgreSQL reclaims
+        dead rows with autovacuum."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @_translate_errors
     def rotate_keys(self, batch: int = 500) -> int:
