@@ -69,7 +69,10 @@ def _app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        filename=settings.data_dir / "bot.log" if args.command in ("chat", "run") else None,
+        # the terminal chat keeps the screen for the person: logs go to a file
+        filename=settings.data_dir / "bot.log"
+        if getattr(args, "log_to_file", True) and (args.command in ("chat", "run"))
+        else None,
     )
     return build(settings)
 
@@ -86,14 +89,25 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return chat.run()
 
 
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from bot.adapters.telegram.app import TelegramChannel, run
+    from bot.bootstrap import start_retention_job
+    from bot.config import telegram_settings
+
+    args.log_to_file = False
+    app = _app(args)
+    settings = telegram_settings(app.settings)
+    start_retention_job(app)
+    run(TelegramChannel(app.service, app.store, app.translator), settings)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """Telegram when TELEGRAM_TOKEN is set, else the terminal chat."""
     from bot.config import load_settings
 
     if load_settings().telegram_token.get_secret_value():
-        print(
-            "The Telegram channel is not built yet; starting the terminal chat instead.",
-            file=sys.stderr,
-        )
+        return cmd_telegram(args)
     args.user, args.language = "local", None
     return cmd_chat(args)
 
@@ -168,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--language", help="a language code to start in, e.g. th")
     chat.set_defaults(func=cmd_chat)
+    sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_TOKEN)").set_defaults(
+        func=cmd_telegram
+    )
     sub.add_parser(
         "run", help="run the bot: Telegram when TELEGRAM_TOKEN is set, else the terminal"
     ).set_defaults(func=cmd_run)

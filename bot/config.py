@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.adapters.telegram.settings import TelegramSettings
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +29,10 @@ class Settings(BaseSettings):
     flows_dir: Path = Field(default=ROOT / "flows")
     locales_dir: Path = Field(default=ROOT / "locales")
     telegram_token: SecretStr = SecretStr("")
+    telegram_api_base_url: str = ""  # a self-hosted Bot API server, as PTB's base_url
+    telegram_webhook_url: str = ""  # set: webhook mode; empty: long polling
+    telegram_webhook_listen: str = "127.0.0.1:8443"
+    telegram_webhook_secret: SecretStr = SecretStr("")
     log_level: str = "INFO"
 
     @field_validator("default_language")
@@ -57,6 +63,34 @@ class Settings(BaseSettings):
                 "`python -m bot keys >> .env` once"
             )
         return secret.encode()
+
+
+def telegram_settings(settings: Settings) -> TelegramSettings:
+    """The Telegram part of the settings, checked: one clear line for what is wrong."""
+    token = settings.telegram_token.get_secret_value()
+    if not re.fullmatch(r"\d+:[\w-]{20,}", token):
+        raise ConfigError("TELEGRAM_TOKEN does not look like a bot token (123456:ABC...)")
+    secret = settings.telegram_webhook_secret.get_secret_value()
+    host, _, port = settings.telegram_webhook_listen.rpartition(":")
+    if settings.telegram_webhook_url:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET must be set in webhook mode: 16 to 256 "
+                "letters, digits, _ or -"
+            )
+        if not host or not port.isdigit():
+            raise ConfigError("TELEGRAM_WEBHOOK_LISTEN must look like 127.0.0.1:8443")
+    base_url = settings.telegram_api_base_url or None
+    if base_url and not re.match(r"https?://", base_url):
+        raise ConfigError("TELEGRAM_API_BASE_URL must start with http:// or https://")
+    return TelegramSettings(
+        token=token,
+        base_url=base_url,
+        webhook_url=settings.telegram_webhook_url or None,
+        webhook_listen=host or "127.0.0.1",
+        webhook_port=int(port) if port.isdigit() else 8443,
+        webhook_secret=secret or None,
+    )
 
 
 def load_settings() -> Settings:

@@ -44,6 +44,13 @@ from bot.services.messages import (
 
 log = logging.getLogger(__name__)
 
+# Inbound kinds that are kept (encrypted) and acknowledged, never taken as an answer.
+_KEPT = {
+    InboundKind.EDITED: ("free_text", "input.edited"),
+    InboundKind.FORWARDED: ("free_text", "input.forwarded"),
+    InboundKind.CONTACT: ("contact", "input.contact"),
+}
+
 ANSWER, GLOBAL, LANGUAGE, FORGET = "a", "g", "l", "f"
 
 
@@ -94,7 +101,7 @@ class ConversationService:
     def handle(self, msg: Inbound) -> Outbound:
         """Handle one message. Everything it changes is committed before this returns."""
         now = self.clock.now()
-        if msg.kind is InboundKind.TEXT:
+        if msg.text and msg.kind is not InboundKind.COMMAND:
             msg = replace(msg, text=self.detector.normalize(msg.text[: MAX_TEXT * 2]))
         detection = self._detect(msg)
         for _attempt in range(3):
@@ -139,6 +146,12 @@ class ConversationService:
             self._text(turn)
         elif msg.kind is InboundKind.LOCATION:
             self._location(turn)
+        elif msg.kind in _KEPT:
+            kind, reply = _KEPT[msg.kind]
+            if msg.text.strip():
+                self._keep_text(turn, msg.text.strip(), kind)
+            turn.replies.append(say(reply))
+            self._ask_current(turn)
         else:
             self._event(turn, "media_received", {"media": msg.media or "unknown"})
             turn.replies.append(say("input.media"))
@@ -348,14 +361,14 @@ class ConversationService:
         turn.replies.append(say("input.noted"))
         self._ask_current(turn)
 
-    def _keep_text(self, turn: _Turn, text: str) -> None:
+    def _keep_text(self, turn: _Turn, text: str, kind: str = "free_text") -> None:
         conv = turn.conversation
         assert conv is not None
         if len(text) > MAX_TEXT:
             self._event(turn, "text_cut", {"length": len(text)})
             text = text[:MAX_TEXT]
-        turn.unit.add_text(conv.id, "free_text", text, turn.now)
-        self._event(turn, "text_received", {"step": conv.step, "length": len(text)})
+        turn.unit.add_text(conv.id, kind, text, turn.now)
+        self._event(turn, f"{kind}_received", {"step": conv.step, "length": len(text)})
 
     def _match_option(self, turn: _Turn, step: Step, text: str) -> str | None:
         wanted = text.casefold().strip(" .!?")

@@ -15,6 +15,9 @@ class InboundKind(StrEnum):
     COMMAND = "command"
     LOCATION = "location"
     MEDIA = "media"
+    EDITED = "edited"  # the person changed a message they sent earlier
+    FORWARDED = "forwarded"  # forwarded from elsewhere: kept, never taken as an answer
+    CONTACT = "contact"  # a shared phone contact: kept encrypted, never shared without consent
 
 
 class Command(StrEnum):

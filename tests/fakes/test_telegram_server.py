@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import json
 import threading
@@ -25,7 +26,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -578,6 +579,7 @@ async def test_a_ptb_application_polls_and_replies(fake: FakeTelegram) -> None:
             await app.updater.stop()
             await app.stop()
     assert fake.pending_updates == []  # the updater confirmed everything on the way out
+    assert {c.status for c in fake.calls} == {200}  # the cancelled poll is not a conflict
 
 
 def test_sync_wait_for_sees_changes_from_other_threads(fake: FakeTelegram) -> None:
@@ -594,3 +596,104 @@ def test_sync_wait_for_sees_changes_from_other_threads(fake: FakeTelegram) -> No
     (reply,) = person.wait_for_replies(timeout=2)
     thread.join()
     assert reply.text == "later"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("text", "parse_mode", "plain", "pieces"),
+    [
+        (
+            "🆘 <b>Help</b> &amp; <a href='https://example.org'>info</a>",
+            "HTML",
+            "🆘 Help & info",
+            {"bold": "Help", "text_link": "info"},
+        ),
+        (
+            r"🆘 *Help* \& [info](https://example.org)",
+            "MarkdownV2",
+            "🆘 Help & info",
+            {"bold": "Help", "text_link": "info"},
+        ),
+        ("🆘 *Help* _now_", "Markdown", "🆘 Help now", {"bold": "Help", "italic": "now"}),
+    ],
+)
+async def test_entity_offsets_are_utf16_like_telegram(
+    fake: FakeTelegram, bot: PtbBot, text: str, parse_mode: str, plain: str, pieces: dict[str, str]
+) -> None:
+    fake.person(1016, "Ko").send_text("hi")
+    sent = await bot.send_message(1016, text, parse_mode=parse_mode)
+    assert sent.text == plain
+    assert {e.type: piece for e, piece in sent.parse_entities().items()} == pieces
+
+
+@pytest.mark.asyncio
+async def test_lost_response_means_sent_but_unknown_to_the_bot(
+    fake: FakeTelegram, bot: PtbBot
+) -> None:
+    fake.person(1017, "Nu").send_text("hi")
+    fake.lose_response_next("sendMessage")
+    with pytest.raises(NetworkError):
+        await bot.send_message(1017, "did this arrive?")
+    assert [m.text for m in fake.bot_messages(1017)] == ["did this arrive?"]
+
+
+@pytest.mark.asyncio
+async def test_groups_without_admin_rights_see_only_what_privacy_mode_allows(
+    fake: FakeTelegram, bot: PtbBot
+) -> None:
+    group = fake.group(-1002, "Chat", bot_is_admin=False)
+    member = group.member(601, "Member")
+    member.send_text("talking among ourselves")
+    member.send_text("/start")
+    member.send_text("hey @screening_test_bot")
+    texts = [u.message.text for u in await poll(bot) if u.message]
+    assert texts == ["/start", "hey @screening_test_bot"]
+    assert len(group.view.visible()) == 3  # the chat itself shows everything
+
+
+@pytest.mark.asyncio
+async def test_webhook_keeps_each_chat_in_order(fake: FakeTelegram, bot: PtbBot) -> None:
+    in_flight: dict[int, int] = {}
+    most_in_flight = {"chat": 0, "all": 0}
+    seen: dict[int, list[str]] = {}
+
+    async def receive(request: web.Request) -> web.Response:
+        update = await request.json()
+        chat_id = update["message"]["chat"]["id"]
+        in_flight[chat_id] = in_flight.get(chat_id, 0) + 1
+        most_in_flight["chat"] = max(most_in_flight["chat"], in_flight[chat_id])
+        most_in_flight["all"] = max(most_in_flight["all"], sum(in_flight.values()))
+        await asyncio.sleep(0.02)
+        seen.setdefault(chat_id, []).append(update["message"]["text"])
+        in_flight[chat_id] -= 1
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        people = [fake.person(2000 + i, f"P{i}") for i in range(4)]
+        for n in range(3):
+            for person in people:
+                person.send_text(f"m{n}")
+        await fake.wait_for_async(lambda: not fake.pending_updates, timeout=5)
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
+    assert all(texts == ["m0", "m1", "m2"] for texts in seen.values()) and len(seen) == 4
+    assert most_in_flight["chat"] == 1  # never two updates of one chat at once
+    assert most_in_flight["all"] > 1  # but chats in parallel
+
+
+@pytest.mark.asyncio
+async def test_async_context_manager_and_restart_free_shutdown() -> None:
+    async with FakeTelegram() as fake, PtbBot(fake.token, base_url=fake.base_url) as bot:
+        poller = asyncio.create_task(bot.get_updates(timeout=1))
+        await fake.wait_for_async(lambda: fake.is_polling, timeout=2)
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+    assert not [t for t in threading.enumerate() if t.name == "fake-telegram"]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from bot.adapters.db.engine import make_engine
 from bot.adapters.db.migrate import alembic_config, upgrade_database
@@ -26,7 +27,8 @@ def test_migrations_and_models_agree(
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0001"
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert context.get_current_revision() == head
     finally:
         engine.dispose()
 

@@ -75,6 +75,7 @@ class PersonRow(Base):
     language_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # they blocked the bot
 
 
 class ConversationRow(Base):
@@ -158,6 +159,21 @@ class CaseEventRow(Base):
     actor: Mapped[str] = mapped_column(NAME)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatMessageRow(Base):
+    """Ids of the messages in a person's chat (theirs and the bot's), for quick exit: the
+    channel deletes what it still may. Ids only, never content."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(Integer)
+    from_bot: Mapped[bool] = mapped_column(Boolean)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DailyCountRow(Base):

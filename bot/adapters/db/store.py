@@ -10,7 +10,7 @@ import functools
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ from bot.adapters.db.models import (
     AnswerRow,
     AssessmentRow,
     CaseEventRow,
+    ChatMessageRow,
     ConversationRow,
     DailyCountRow,
     PersonRow,
@@ -64,6 +65,7 @@ TEXTS = cast(Table, TextRow.__table__)
 ASSESSMENTS = cast(Table, AssessmentRow.__table__)
 EVENTS = cast(Table, CaseEventRow.__table__)
 COUNTS = cast(Table, DailyCountRow.__table__)
+MESSAGES = cast(Table, ChatMessageRow.__table__)
 
 # Locked, timed out, connection lost: worth telling the person to try again. Integrity errors
 # are bugs and propagate as they are.
@@ -98,7 +100,7 @@ _pc = PEOPLE.c
 _TOUCH_PERSON = (
     update(PEOPLE)
     .where(_pc.user_key == bindparam("b_key"))
-    .values(last_seen_at=bindparam("b_now"))
+    .values(last_seen_at=bindparam("b_now"), blocked_at=None)  # writing again: not blocked
     .returning(_pc.id, _pc.language, _pc.language_explicit, _pc.created_at)
 )
 _ACTIVE = (
@@ -490,6 +492,64 @@ class SqlStore:
         if row is None:
             return None
         return str(row.channel), self._cipher.decrypt(row.user_ref_enc)
+
+    def _person_id(self, conn: Connection, channel: str, user_ref: str) -> str | None:
+        key = lookup_key(channel, user_ref, self._secret)
+        return conn.execute(select(_pc.id).where(_pc.user_key == key)).scalar_one_or_none()
+
+    @_translate_errors
+    def track_messages(
+        self, channel: str, user_ref: str, messages: Sequence[tuple[int, bool]], now: datetime
+    ) -> None:
+        """Remember message ids of a person's chat, (id, from_bot), for quick exit."""
+        if not messages:
+            return
+        with self._transaction() as conn:
+            person = self._person_id(conn, channel, user_ref)
+            if person is None:
+                return  # forgotten in the meantime: keep nothing
+            conn.execute(
+                insert(MESSAGES),
+                [
+                    {
+                        "person_id": person,
+                        "message_id": message_id,
+                        "from_bot": from_bot,
+                        "sent_at": now,
+                    }
+                    for message_id, from_bot in messages
+                ],
+            )
+
+    @_translate_errors
+    def take_messages(self, channel: str, user_ref: str) -> list[tuple[int, datetime]]:
+        """The tracked message ids of a person's chat with their times, forgetting them."""
+        with self._transaction() as conn:
+            person = self._person_id(conn, channel, user_ref)
+            if person is None:
+                return []
+            mc = MESSAGES.c
+            rows = conn.execute(
+                select(mc.message_id, mc.sent_at)
+                .where(mc.person_id == person)
+                .order_by(mc.message_id)
+            ).all()
+            conn.execute(delete(MESSAGES).where(mc.person_id == person))
+        return [(int(r.message_id), r.sent_at) for r in rows]
+
+    @_translate_errors
+    def set_blocked(self, channel: str, user_ref: str, blocked_at: datetime | None) -> None:
+        """Record that the person blocked the bot (or, with None, wrote again)."""
+        key = lookup_key(channel, user_ref, self._secret)
+        with self._transaction() as conn:
+            conn.execute(update(PEOPLE).where(_pc.user_key == key).values(blocked_at=blocked_at))
+
+    @_translate_errors
+    def is_blocked(self, channel: str, user_ref: str) -> bool:
+        key = lookup_key(channel, user_ref, self._secret)
+        with self.engine.connect() as conn:
+            value = conn.execute(select(_pc.blocked_at).where(_pc.user_key == key)).scalar()
+        return value is not None
 
     @_translate_errors
     def read_texts(self, conversation_id: str) -> list[StoredText]:
