@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: setup run test lint typecheck unit catalogs extract bench validate clean
+.PHONY: setup run test lint typecheck unit catalogs extract bench demo validate clean
 
 setup: $(VENV)/.installed $(MO) .env
 
@@ -49,7 +49,11 @@ test: $(VENV)/.installed $(MO) lint typecheck validate
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed $(MO)
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(ARGS)
+
+# The real bot against the fake Telegram server, the person played from this terminal.
+demo: $(VENV)/.installed $(MO)
+	$(PY) -m tests.fakes.demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

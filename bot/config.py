@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str = ""  # set: webhook mode; empty: long polling
     telegram_webhook_listen: str = "127.0.0.1:8443"
     telegram_webhook_secret: SecretStr = SecretStr("")
+    telegram_max_rate: float = Field(default=30.0, gt=0)  # messages per second in all
     log_level: str = "INFO"
 
     @field_validator("default_language")
@@ -90,6 +91,7 @@ def telegram_settings(settings: Settings) -> TelegramSettings:
         webhook_listen=host or "127.0.0.1",
         webhook_port=int(port) if port.isdigit() else 8443,
         webhook_secret=secret or None,
+        max_rate=settings.telegram_max_rate,
     )
 
 

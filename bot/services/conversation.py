@@ -557,12 +557,16 @@ class ConversationService:
                     self._log_language(turn, locale)
                 turn.language = locale
                 return
-            turn.unsupported_language = True
-            turn.offer_languages = True
+            if current is None:  # said once; then the person can pick from the menu
+                turn.unsupported_language = True
+                turn.offer_languages = True
         elif detection is not None and current is None:
             turn.offer_languages = True  # "ok", "hi", "555": not enough to tell
         hinted = self._supported(turn.msg.language_hint)
         turn.language = current or hinted or self.options.default_language
+        if current is None:
+            # Remember the language used, so the picker is offered once, not every message.
+            turn.unit.set_language(turn.language, explicit=False)
 
     def _locale(self, detection: Detection, hint: str | None) -> str | None:
         language = detection.language or ""

@@ -1,15 +1,19 @@
 """`python -m tests.bench [NAME] [options]` (or `make bench`): run benchmarks, print figures.
 
-NAME: conversation, langid, or all (default).
+NAME: conversation, langid, telegram, or all (default).
 """
 
 from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_conversation, bench_langid
+from tests.bench import bench_conversation, bench_langid, bench_telegram
 
-BENCHMARKS = {"conversation": bench_conversation.main, "langid": bench_langid.main}
+BENCHMARKS = {
+    "conversation": bench_conversation.main,
+    "langid": bench_langid.main,
+    "telegram": bench_telegram.main,
+}
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ class TelegramSettings:
     webhook_port: int = 8443
     webhook_secret: str | None = None
     pool_size: int = 64
+    max_rate: float = 30.0  # messages per second in all, Telegram's documented limit
 
     def __repr__(self) -> str:  # never print the token or the secret
         return f"TelegramSettings(base_url={self.base_url!r}, webhook_url={self.webhook_url!r})"
