@@ -63,7 +63,7 @@ def _app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from bot.config import load_settings
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # only the bot's user
     if args.flows != DEFAULT_FLOWS:
         settings = settings.model_copy(update={"flows_dir": args.flows})
     logging.basicConfig(

@@ -65,15 +65,25 @@ def test_whole_screening_to_an_outcome(fake: FakeTelegram, bot: BotProcess, outc
     assert fake.unanswered_callbacks() == []
 
 
-def test_thai_and_burmese_people_are_answered_in_their_language(
-    fake: FakeTelegram, bot: BotProcess
+@pytest.mark.parametrize(
+    ("text", "language", "phone"),
+    [
+        ("ช่วยด้วย", "th", "th"),
+        (ZAWGYI, "my", None),
+        ("ကျွန်တော်ကို ကူညီပါ", "my", "en"),
+        ("ជួយខ្ញុំផង", "km", None),
+        ("ຊ່ວຍແດ່", "lo", "th"),
+        ("cứu tôi với", "vi", "en"),
+        ("请帮帮我", "zh_Hans", None),
+        ("tolong bantu saya, paspor saya diambil", "id", "en"),
+    ],
+)
+def test_first_message_is_answered_in_its_language(
+    fake: FakeTelegram, bot: BotProcess, text: str, language: str, phone: str | None
 ) -> None:
-    thai = new_person(fake, "th")
-    act(fake, thai, lambda: thai.send_text("ช่วยด้วย"))
-    assert say("safety.ask", "th") in texts(thai)
-    burmese = new_person(fake, None)
-    act(fake, burmese, lambda: burmese.send_text(ZAWGYI))
-    assert say("safety.ask", "my") in texts(burmese)
+    person = new_person(fake, phone)
+    act(fake, person, lambda: person.send_text(text))
+    assert say("safety.ask", language) in texts(person)
 
 
 def test_command_menu_and_description_in_each_language(fake: FakeTelegram, bot: BotProcess) -> None:
@@ -116,6 +126,20 @@ def test_quick_exit_deletes_the_chat(fake: FakeTelegram, bot: BotProcess) -> Non
     visible = person.view.visible()
     assert [m.text for m in visible] == [say("exit.done")]
     assert all(m.from_bot for m in visible)
+
+
+def test_quick_exit_deletes_only_what_telegram_still_allows(
+    fake: FakeTelegram, bot: BotProcess
+) -> None:
+    person = new_person(fake)
+    act(fake, person, lambda: person.send_command("/start"))
+    old = {m.message_id for m in person.view.visible()}
+    fake.clock.advance(hours=49)  # Telegram no longer lets a bot delete these
+    act(fake, person, lambda: person.send_text("hello"))
+    act(fake, person, lambda: person.send_command("/exit"))
+    visible = person.view.visible()
+    assert {m.message_id for m in visible[:-1]} == old
+    assert visible[-1].text == say("exit.done")
 
 
 def test_media_location_and_contacts_are_handled(fake: FakeTelegram, bot: BotProcess) -> None:
