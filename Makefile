@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: setup run test lint typecheck unit catalogs extract bench demo validate clean
+.PHONY: setup run test lint typecheck unit catalogs extract bench demo validate clean \
+	nlu-setup nlu-train nlu-serve nlu-eval nlu-token
 
 setup: $(VENV)/.installed $(MO) .env
 
@@ -18,6 +19,12 @@ $(VENV)/.installed: pyproject.toml
 # Keys for encrypting data at rest, made once per machine and never committed.
 .env: | $(VENV)/.installed
 	umask 077 && $(PY) -m bot keys > .env
+	$(MAKE) --no-print-directory nlu-token
+
+# The token between the bot and its Rasa server (added to an older .env too).
+nlu-token: | $(VENV)/.installed
+	@touch .env && grep -q '^NLU_TOKEN=' .env || { umask 077 && \
+	  echo "NLU_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; }
 
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --use-fuzzy -d locales -D messages -l $* 2>/dev/null || \
@@ -45,7 +52,10 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed $(MO) lint typecheck validate
+# The Rasa NLU tests and the evaluation need the Rasa runtime and a trained model: a failure to
+# set them up fails the run (it never skips them).
+test: $(VENV)/.installed $(MO) lint typecheck validate nlu-train
+	$(PY) -m bot nlu-eval
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed $(MO)
@@ -55,5 +65,34 @@ bench: $(VENV)/.installed $(MO)
 demo: $(VENV)/.installed $(MO)
 	$(PY) -m tests.fakes.demo $(ARGS)
 
+# --- Rasa NLU (issue 6): its own Python 3.10 venv, never the bot's --------------------------
+RASA_VENV := .venv-rasa
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+
+nlu-setup: $(RASA_VENV)/.installed
+
+# The newest pyenv 3.10, a fresh venv, exactly the lock (rasa 3.6.21 needs Python < 3.11).
+$(RASA_VENV)/.installed: nlu/requirements.lock
+	@py=$$(ls -d $(PYENV_ROOT)/versions/3.10.* 2>/dev/null | sort -V | tail -n 1); \
+	if [ -z "$$py" ]; then echo "nlu-setup: no Python 3.10 in $(PYENV_ROOT)/versions" \
+	  "(pyenv install 3.10)" >&2; exit 1; fi; \
+	echo "nlu-setup: $$py -> $(RASA_VENV)"; \
+	rm -rf $(RASA_VENV) && $$py/bin/python -m venv $(RASA_VENV)
+	@# (pip's stderr is kept aside: this machine's pip config adds a warning per package)
+	$(RASA_VENV)/bin/python -m pip install --quiet --no-deps -r nlu/requirements.lock \
+	  2> $(RASA_VENV)/pip-install.log || { cat $(RASA_VENV)/pip-install.log >&2; exit 1; }
+	RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/python -c "import rasa, icu; print('rasa', rasa.__version__)"
+	touch $@
+
+# Trains only when nlu/config.yml, domain.yml, components/ or data/ changed (content hash).
+nlu-train: $(VENV)/.installed $(RASA_VENV)/.installed
+	$(PY) -m bot nlu-train
+
+nlu-serve: nlu-train nlu-token
+	$(PY) -m bot nlu-serve
+
+nlu-eval: nlu-train
+	$(PY) -m bot nlu-eval
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RASA_VENV) nlu/models .pytest_cache .mypy_cache .ruff_cache

@@ -92,13 +92,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_telegram(args: argparse.Namespace) -> int:
     from bot.adapters.telegram.app import TelegramChannel, run
     from bot.bootstrap import start_retention_job
-    from bot.config import telegram_settings
+    from bot.config import staff_settings, telegram_settings
 
     args.log_to_file = False
     app = _app(args)
     settings = telegram_settings(app.settings)
+    staff = staff_settings(app.settings)
     start_retention_job(app)
-    run(TelegramChannel(app.service, app.store, app.translator), settings)
+    run(TelegramChannel(app.service, app.store, app.translator, staff=staff), settings)
     return 0
 
 

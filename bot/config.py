@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.adapters.telegram.settings import TelegramSettings
+from bot.adapters.telegram.staff_settings import StaffSettings
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,16 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1:8443"
     telegram_webhook_secret: SecretStr = SecretStr("")
     telegram_max_rate: float = Field(default=30.0, gt=0)  # messages per second in all
+    staff_groups: str = ""  # e.g. default=-1001234567890,th=-1009876543210
+    staff_admins: str = ""  # Telegram user ids with the admin role from the start
+    staff_escalate_minutes: float = Field(default=5.0, gt=0)
+    staff_note_prefix: str = "//"
     log_level: str = "INFO"
+    # The Rasa NLU server (nlu/): loopback only, shared token; the keyword fallback answers
+    # whenever it is slower than nlu_timeout seconds, down or still starting.
+    nlu_url: str = "http://127.0.0.1:5005"
+    nlu_token: SecretStr = SecretStr("")
+    nlu_timeout: float = Field(default=0.5, gt=0, le=10)
 
     @field_validator("default_language")
     @classmethod
@@ -92,6 +103,32 @@ def telegram_settings(settings: Settings) -> TelegramSettings:
         webhook_port=int(port) if port.isdigit() else 8443,
         webhook_secret=secret or None,
         max_rate=settings.telegram_max_rate,
+    )
+
+
+def staff_settings(settings: Settings) -> StaffSettings | None:
+    """STAFF_GROUPS and STAFF_ADMINS, checked; None when no staff group is configured."""
+    if not settings.staff_groups.strip():
+        return None
+    groups: dict[str, int] = {}
+    for part in settings.staff_groups.split(","):
+        key, _, value = part.strip().partition("=")
+        if not key or not re.fullmatch(r"-100\d{5,}", value.strip()):
+            raise ConfigError(
+                f"STAFF_GROUPS: {part.strip()!r} should look like "
+                "default=-1001234567890 (a language or team = a supergroup id)"
+            )
+        groups[key.strip()] = int(value)
+    admins = []
+    for part in filter(None, (p.strip() for p in settings.staff_admins.split(","))):
+        if not part.isdigit():
+            raise ConfigError(f"STAFF_ADMINS: {part!r} is not a Telegram user id")
+        admins.append(int(part))
+    return StaffSettings(
+        groups=groups,
+        admins=tuple(admins),
+        escalate_after=timedelta(minutes=settings.staff_escalate_minutes),
+        note_prefix=settings.staff_note_prefix,
     )
 
 

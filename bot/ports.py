@@ -143,3 +143,54 @@ class Translator(Protocol):
         """Languages with a catalog: code -> the language's name in its own script."""
 
     def supports(self, language: str) -> bool: ...
+
+
+# -- understanding free text (NLU) -------------------------------------------------------------
+
+
+class Intent(StrEnum):
+    """What a typed message asks for (nlu/README.md). The NLU reports exactly one of these."""
+
+    GREET = "greet"
+    ASK_HELP = "ask_help"
+    EMERGENCY = "emergency"  # danger now: goes straight to a person
+    WANT_HUMAN = "want_human"
+    WANT_GO_HOME = "want_go_home"
+    REPORT_SCAM_LOSS = "report_scam_loss"
+    JOB_OFFER_CHECK = "job_offer_check"
+    DESCRIBE_SITUATION = "describe_situation"
+    AFFIRM = "affirm"
+    DENY = "deny"
+    DONT_KNOW = "dont_know"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+class NluEngine(StrEnum):
+    RASA = "rasa"  # the Rasa server answered in time
+    KEYWORD = "keyword"  # the in-process keyword fallback (Rasa down, slow or tripped)
+
+
+@dataclass(frozen=True, slots=True)
+class NluResult:
+    """What a typed message means.
+
+    `indicators` are catalogue ids (flows/indicators.yaml), sorted, found by lexicon phrases
+    that were not negated: they are SUGGESTIONS that the bot confirms with the indicator's
+    question before a rule may use them. `urgent` is True when an urgent phrase matched; the
+    intent is then always EMERGENCY, whatever the classifier said, and the person goes
+    straight to staff. `confidence` is the classifier's (Rasa's softmax, or the keyword
+    fallback's heuristic score in [0, 1]); 1.0 when an urgent phrase decided.
+    """
+
+    intent: Intent
+    confidence: float
+    indicators: tuple[str, ...]
+    engine: NluEngine
+    urgent: bool = False
+
+
+class Nlu(Protocol):
+    def parse(self, text: str, language: str | None) -> NluResult:
+        """Understand one message. Never raises on NLU trouble and never blocks for longer
+        than the configured timeout: it falls back to the keyword classifier.
+        `language`: an ISO 639-1 code, or None when unsure (every lexicon is then used)."""

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.domain import engine
 from bot.domain.assessment import assess
+from bot.domain.case import BOT, owned_by_staff
 from bot.domain.flow import EndAction, Flow, Step, StepKind
 from bot.domain.model import Assessment, Outcome, Profile
 from bot.domain.routing import route
@@ -75,6 +76,8 @@ class _Turn:
     replies: list[Reply] = field(default_factory=list)
     quick_exit: bool = False
     forgotten: bool = False
+    handover: str | None = None
+    relay: bool = False
     offer_languages: bool = False  # unsure which language: show the picker
     unsupported_language: bool = False  # a language with no catalog: English, and say so
 
@@ -134,6 +137,9 @@ class ConversationService:
         ):
             conv.state.pop("pending", None)
             self._save(turn)
+        if conv is not None and owned_by_staff(conv.state.get("owner")) and _for_staff(msg):
+            self._relay(turn)
+            return
         if msg.kind is InboundKind.COMMAND:
             self._command(turn, msg.text.lstrip("/").split("@")[0].lower())
         elif msg.kind is InboundKind.BUTTON:
@@ -444,6 +450,17 @@ class ConversationService:
             conv.state["needs_person"] = True
             self._save(turn)
         self._event(turn, "handover_requested", {"reason": reason})
+        turn.handover = reason
+
+    def _relay(self, turn: _Turn) -> None:
+        """A member of staff owns the conversation: the bot keeps what was sent and is silent."""
+        text = turn.msg.text.strip()
+        if text:
+            self._keep_text(
+                turn, text, "contact" if turn.msg.kind is InboundKind.CONTACT else "free_text"
+            )
+        self._event(turn, "relayed_to_staff", {"kind": turn.msg.kind.value})
+        turn.relay = True
 
     def _quick_exit(self, turn: _Turn) -> None:
         turn.quick_exit = True
@@ -609,13 +626,84 @@ class ConversationService:
             if conv.answers:
                 always += (Choice(f"{GLOBAL}:back", "global.back"),)
             always += (Choice(f"{GLOBAL}:exit", "global.exit"),)
+        if turn.relay:
+            always = ()
         return Outbound(
             language=turn.language,
             replies=tuple(turn.replies),
             always=always,
             quick_exit=turn.quick_exit,
             conversation_id=conv.id if conv else None,
+            person_id=None if turn.forgotten else turn.unit.person.id,
+            handover=turn.handover,
+            relay=turn.relay,
         )
+
+    # -- staff ---------------------------------------------------------------------------
+    def set_owner(self, channel: str, user_ref: str, owner: str, actor: str) -> str | None:
+        """Hand the person's conversation to a member of staff, or back to the bot (under the
+        person's lock, so no answer is half-processed meanwhile). Returns the conversation."""
+        now = self.clock.now()
+        with self.store.unit(channel, user_ref, now) as unit:
+            conv = unit.active_conversation()
+            if conv is None:
+                return None
+            if owner == BOT:
+                conv.state.pop("owner", None)
+            else:
+                conv.state["owner"] = owner
+            unit.save_conversation(conv, now)
+            unit.add_event(conv.id, "owner_changed", now, {"owner": owner}, actor=actor)
+            return conv.id
+
+    def notice(
+        self,
+        channel: str,
+        user_ref: str,
+        key: str,
+        *,
+        resume: bool = False,
+        emergency_numbers: bool = False,
+    ) -> Outbound:
+        """A message the bot sends outside an answer (staff joined or left, nobody free yet),
+        in the person's language; with resume, the interview's current question follows."""
+        now = self.clock.now()
+        with self.store.unit(channel, user_ref, now) as unit:
+            turn = _Turn(
+                unit=unit, msg=Inbound(channel, user_ref, InboundKind.TEXT), now=now, language=""
+            )
+            turn.language = self._person_language(unit)
+            turn.conversation = unit.active_conversation()
+            if emergency_numbers and turn.conversation is not None:
+                turn.replies.append(Reply(parts=(Text(key),), protect=True))
+                values = engine.indicator_values(
+                    self.flow, self.data.book, turn.conversation.answers
+                )
+                self._referrals(
+                    turn, assess(self.data.book, values), outcome=Outcome.IMMEDIATE_DANGER
+                )
+            else:
+                turn.replies.append(say(key))
+            if resume:
+                self._ask_current(turn)
+            self._event(turn, "notice_sent", {"key": key})
+            return self._outbound(turn)
+
+    def _person_language(self, unit: Unit) -> str:
+        language = unit.person.language
+        if language and self.translator.supports(language):
+            return language
+        return self.options.default_language
+
+
+def _for_staff(msg: Inbound) -> bool:
+    """While staff own the conversation, everything goes to them but quick exit, forgetting and
+    the language: the person keeps control of their own chat and data."""
+    if msg.kind is InboundKind.COMMAND:
+        return msg.text.lstrip("/").split("@")[0].lower() not in ("exit", "forget", "language")
+    if msg.kind is InboundKind.BUTTON:
+        return not msg.button.startswith((f"{FORGET}:", f"{LANGUAGE}:", f"{GLOBAL}:exit"))
+    return True
 
 
 def _str(value: object) -> str | None:

@@ -70,6 +70,9 @@ class Outbound:
     always: tuple[Choice, ...] = ()  # offered with every question: a person, back, exit
     quick_exit: bool = False  # the channel must erase the chat as far as it can
     conversation_id: str | None = None
+    person_id: str | None = None
+    handover: str | None = None  # why a person from staff is needed now (opens a case)
+    relay: bool = False  # a member of staff owns the conversation: pass the message on
 
 
 def say(key: str, **params: str | int) -> Reply:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -174,6 +175,52 @@ class ChatMessageRow(Base):
     message_id: Mapped[int] = mapped_column(Integer)
     from_bot: Mapped[bool] = mapped_column(Boolean)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffMemberRow(Base):
+    """Hotline staff, by Telegram user id, with their role (agent, supervisor, admin)."""
+
+    __tablename__ = "staff_members"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[str] = mapped_column(NAME)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseRow(Base):
+    """A case: one person's conversation handed to staff, with its forum topic and owner."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    group_chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)  # the staff member who claimed it
+    reason: Mapped[str] = mapped_column(NAME)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RelayLinkRow(Base):
+    """Which topic message copies which person message (and back), to mirror edits."""
+
+    __tablename__ = "relay_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ID, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    person_message_id: Mapped[int] = mapped_column(BigInteger)
+    topic_message_id: Mapped[int] = mapped_column(BigInteger)
+    from_person: Mapped[bool] = mapped_column(Boolean)
 
 
 class DailyCountRow(Base):

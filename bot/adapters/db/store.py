@@ -366,7 +366,7 @@ class SqlStore:
                 )
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite (the write lock taken up front, so
         two writers queue instead of failing when one upgrades a read lock)."""
         lock = self._local_lock
@@ -385,7 +385,7 @@ class SqlStore:
         or on PostgreSQL the person's row lock, taken by the UPDATE of last_seen_at."""
         key = lookup_key(channel, user_ref, self._secret)
         try:
-            with self._transaction() as conn:
+            with self.transaction() as conn:
                 person = self._lock_person(conn, key, channel, user_ref, now)
                 yield SqlUnit(conn, self._cipher, self._sql, person)
         except _UNAVAILABLE as exc:
@@ -424,7 +424,7 @@ class SqlStore:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete conversations (with their answers, texts, assessments, events) not updated
         since cutoff, then people with no conversation left who were last seen before it."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             removed = conn.execute(delete(CONVERSATIONS).where(_cc.updated_at < cutoff)).rowcount
             conn.execute(
                 delete(EVENTS).where(
@@ -467,7 +467,7 @@ class SqlStore:
                 query = select(key, column).order_by(key).limit(batch)
                 if last is not None:
                     query = query.where(key > last)
-                with self._transaction() as conn:
+                with self.transaction() as conn:
                     rows = conn.execute(query).all()
                     changed = []
                     for row_id, token in rows:
@@ -504,7 +504,7 @@ class SqlStore:
         """Remember message ids of a person's chat, (id, from_bot), for quick exit."""
         if not messages:
             return
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             person = self._person_id(conn, channel, user_ref)
             if person is None:
                 return  # forgotten in the meantime: keep nothing
@@ -522,9 +522,14 @@ class SqlStore:
             )
 
     @_translate_errors
+    def person_id_for(self, channel: str, user_ref: str) -> str | None:
+        with self.engine.connect() as conn:
+            return self._person_id(conn, channel, user_ref)
+
+    @_translate_errors
     def take_messages(self, channel: str, user_ref: str) -> list[tuple[int, datetime]]:
         """The tracked message ids of a person's chat with their times, forgetting them."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             person = self._person_id(conn, channel, user_ref)
             if person is None:
                 return []
@@ -541,8 +546,19 @@ class SqlStore:
     def set_blocked(self, channel: str, user_ref: str, blocked_at: datetime | None) -> None:
         """Record that the person blocked the bot (or, with None, wrote again)."""
         key = lookup_key(channel, user_ref, self._secret)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute(update(PEOPLE).where(_pc.user_key == key).values(blocked_at=blocked_at))
+
+    @_translate_errors
+    def owner_of(self, conversation_id: str) -> str | None:
+        """Who owns the conversation now ("staff:<id>", or None for the bot): checked before
+        every message the bot sends, so it never talks over a member of staff."""
+        with self.engine.connect() as conn:
+            state = conn.execute(
+                select(_cc.state).where(_cc.id == conversation_id)
+            ).scalar_one_or_none()
+        owner = (state or {}).get("owner")
+        return owner if isinstance(owner, str) else None
 
     @_translate_errors
     def is_blocked(self, channel: str, user_ref: str) -> bool:

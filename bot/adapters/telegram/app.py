@@ -12,9 +12,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
-from telegram import BotCommand, Message, Update
+from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -26,6 +27,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.adapters.db.cases import CaseStore
 from bot.adapters.db.store import SqlStore
 from bot.adapters.geo import CountryLookup
 from bot.adapters.i18n import BabelTranslator
@@ -33,6 +35,9 @@ from bot.adapters.telegram.callbacks import CallbackCodec
 from bot.adapters.telegram.render import render
 from bot.adapters.telegram.request import AiohttpRequest
 from bot.adapters.telegram.settings import TelegramSettings
+from bot.adapters.telegram.staff import StaffDesk
+from bot.adapters.telegram.staff_settings import StaffSettings
+from bot.domain.case import owned_by_staff
 from bot.services.conversation import ConversationService
 from bot.services.messages import Command, Inbound, InboundKind, Outbound, Text
 
@@ -83,6 +88,7 @@ class TelegramChannel:
         store: SqlStore,
         translator: BabelTranslator,
         countries: CountryLookup | None = None,
+        staff: StaffSettings | None = None,
     ) -> None:
         self.service = service
         self.store = store
@@ -90,12 +96,15 @@ class TelegramChannel:
         self.codec = CallbackCodec(service.flow)
         self.countries = countries or CountryLookup()
         self._groups_told: set[int] = set()
+        self.desk = (
+            StaffDesk(CaseStore(store), service, staff, service.clock, self) if staff else None
+        )
         # SQLite answers in about a millisecond from a local file, and one writer runs at a
         # time anyway: calling it on the event loop beat a worker thread (430 vs 360 messages/s
         # in tests/bench). PostgreSQL waits on the network: there a thread keeps the loop free.
         self._inline = store.engine.dialect.name == "sqlite"
 
-    async def _blocking(self, function: Callable[..., _T], *args: Any) -> _T:
+    async def blocking(self, function: Callable[..., _T], *args: Any) -> _T:
         if self._inline:
             return function(*args)
         return await asyncio.to_thread(function, *args)
@@ -110,6 +119,7 @@ class TelegramChannel:
             .request(AiohttpRequest(settings.pool_size))
             .get_updates_request(AiohttpRequest(1, read_timeout=10))
             .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
         )
         if settings.base_url:
             builder = builder.base_url(settings.base_url).base_file_url(
@@ -120,9 +130,15 @@ class TelegramChannel:
         application.add_error_handler(self._on_error)
         return application
 
+    async def _post_shutdown(self, _application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if self.desk is not None:
+            await self.desk.stop()
+
     async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """The command menu and a neutral description, in every language with a catalog."""
         bot = application.bot
+        if self.desk is not None:
+            await self.desk.start(bot)
         commands = [command.value for command in Command]
         done: set[str] = set()
         for language in self.translator.languages():
@@ -158,30 +174,44 @@ class TelegramChannel:
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if update.my_chat_member is not None:
-            await self._membership(update)
+            await self._membership(update, context.bot)
             return
         if chat is None:
             return
         if chat.type != ChatType.PRIVATE:
-            await self._not_private(update, context)
+            if self.desk is not None and chat.id in self.desk.settings.chat_ids:
+                await self.desk.on_update(update, context.bot)
+            else:
+                await self._not_private(update, context)
             return
         inbound, message_id = await self._inbound(update)
         if inbound is None:
             return
         typing = asyncio.create_task(self._typing(context, chat.id))
         try:
-            outbound = await self._blocking(self.service.handle, inbound)
+            outbound = await self.blocking(self.service.handle, inbound)
         finally:
             typing.cancel()
         user_ref = str(chat.id)
         if outbound.quick_exit:
             await self._quick_exit(context, chat.id, message_id)
+        if self.desk is not None and outbound.relay:
+            edited = update.edited_message
+            await self.desk.relay_from_person(
+                context.bot,
+                outbound,
+                chat.id,
+                edited.message_id if edited else message_id,
+                (edited.text or edited.caption or "") if edited else None,
+            )
         sent = await self._send(context, chat.id, outbound)
+        if self.desk is not None and outbound.handover is not None:
+            await self.desk.open_case(context.bot, outbound, outbound.handover)
         tracked = [(i, True) for i in sent]
         if message_id is not None and not outbound.quick_exit:
             tracked.insert(0, (message_id, False))
         if outbound.conversation_id is not None or outbound.quick_exit:
-            await self._blocking(
+            await self.blocking(
                 self.store.track_messages, CHANNEL, user_ref, tracked, datetime.now(UTC)
             )
 
@@ -237,13 +267,43 @@ class TelegramChannel:
         with contextlib.suppress(TelegramError):
             await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
+    async def notify(self, bot: Bot, address: tuple[str, str], key: str, **options: Any) -> None:
+        """Send a message outside an answer (staff joined or left, nobody free yet): staff
+        actions, so it goes out whoever owns the conversation."""
+        outbound = await self.blocking(partial(self.service.notice, *address, key, **options))
+        sent = await self._send_to(bot, int(address[1]), outbound, check_owner=False)
+        await self.blocking(
+            self.store.track_messages,
+            CHANNEL,
+            address[1],
+            [(i, True) for i in sent],
+            datetime.now(UTC),
+        )
+
     async def _send(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, outbound: Outbound
     ) -> list[int]:
+        return await self._send_to(context.bot, chat_id, outbound, check_owner=True)
+
+    async def _send_to(
+        self, bot: Bot, chat_id: int, outbound: Outbound, *, check_owner: bool
+    ) -> list[int]:
         sent: list[int] = []
         for message in render(outbound, self.translator, self.codec):
+            if (
+                check_owner
+                and outbound.conversation_id is not None
+                and owned_by_staff(
+                    await self.blocking(self.store.owner_of, outbound.conversation_id)
+                )
+            ):
+                log.info(
+                    "a member of staff owns conversation %s: the bot stays silent",
+                    outbound.conversation_id,
+                )
+                break
             try:
-                result = await context.bot.send_message(
+                result = await bot.send_message(
                     chat_id,
                     message.text,
                     reply_markup=message.keyboard,
@@ -254,9 +314,11 @@ class TelegramChannel:
                     "person blocked the bot; no more messages are sent (conversation=%s)",
                     outbound.conversation_id,
                 )
-                await self._blocking(
+                await self.blocking(
                     self.store.set_blocked, CHANNEL, str(chat_id), datetime.now(UTC)
                 )
+                if self.desk is not None:
+                    await self.desk.person_blocked(bot, outbound.person_id)
                 break
             except TelegramError as exc:
                 log.error(
@@ -272,7 +334,7 @@ class TelegramChannel:
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int | None
     ) -> None:
         """Delete every message of this chat that Telegram still allows (48 hours)."""
-        tracked = await self._blocking(self.store.take_messages, CHANNEL, str(chat_id))
+        tracked = await self.blocking(self.store.take_messages, CHANNEL, str(chat_id))
         cutoff = datetime.now(UTC) - DELETE_WINDOW
         ids = sorted(
             {i for i, sent_at in tracked if sent_at >= cutoff}
@@ -312,18 +374,21 @@ class TelegramChannel:
                 return candidate
         return "en"
 
-    async def _membership(self, update: Update) -> None:
+    async def _membership(self, update: Update, bot: Bot) -> None:
         member = update.my_chat_member
         assert member is not None
         if member.chat.type != ChatType.PRIVATE:
             return
         blocked = member.new_chat_member.status in ("kicked", "left")
-        await self._blocking(
+        await self.blocking(
             self.store.set_blocked,
             CHANNEL,
             str(member.chat.id),
             datetime.now(UTC) if blocked else None,
         )
+        if blocked and self.desk is not None:
+            person = await self.blocking(self.store.person_id_for, CHANNEL, str(member.chat.id))
+            await self.desk.person_blocked(bot, person)
         log.info("a person %s the bot", "blocked" if blocked else "unblocked")
 
 
