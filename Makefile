@@ -44,6 +44,7 @@ run: setup
 
 validate: $(VENV)/.installed
 	$(PY) -m bot validate
+	$(PY) -m bot nlu-validate
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot tests

@@ -159,6 +159,39 @@ def cmd_detect_language(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parse(args: argparse.Namespace) -> int:
+    from bot.cli_nlu import parse
+    from bot.config import load_settings
+
+    return parse(load_settings(), args.flows, sys.stdin, sys.stdout)
+
+
+def cmd_nlu_train(args: argparse.Namespace) -> int:
+    from bot.cli_nlu import nlu_train
+
+    return nlu_train(force=args.force)
+
+
+def cmd_nlu_serve(_args: argparse.Namespace) -> int:
+    from bot.cli_nlu import nlu_serve
+    from bot.config import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return nlu_serve(load_settings())
+
+
+def cmd_nlu_eval(args: argparse.Namespace) -> int:
+    from bot.cli_nlu import nlu_eval
+
+    return nlu_eval(args.flows, args.keyword_only, args.verbose, sys.stdout)
+
+
+def cmd_nlu_validate(args: argparse.Namespace) -> int:
+    from bot.cli_nlu import nlu_validate
+
+    return nlu_validate(args.flows, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
@@ -203,6 +236,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "rotate-keys", help="re-encrypt stored data with the first key of DATA_KEYS"
     ).set_defaults(func=cmd_rotate_keys)
+    sub.add_parser(
+        "parse", help="understand messages: one per line in, one JSON per line out"
+    ).set_defaults(func=cmd_parse)
+    nlu_train = sub.add_parser(
+        "nlu-train", help="train the Rasa model when nlu/ data or config changed"
+    )
+    nlu_train.add_argument("--force", action="store_true", help="train even if up to date")
+    nlu_train.set_defaults(func=cmd_nlu_train)
+    sub.add_parser(
+        "nlu-serve", help="run the Rasa NLU server on NLU_URL's port, in the foreground"
+    ).set_defaults(func=cmd_nlu_serve)
+    nlu_eval = sub.add_parser(
+        "nlu-eval", help="intent accuracy and indicator precision/recall on held-out sets"
+    )
+    nlu_eval.add_argument(
+        "--keyword-only", action="store_true", help="only the keyword fallback (no Rasa)"
+    )
+    nlu_eval.add_argument("--verbose", action="store_true", help="list every wrong intent")
+    nlu_eval.set_defaults(func=cmd_nlu_eval)
+    sub.add_parser(
+        "nlu-validate", help="check nlu/ lexicons, training data and held-out sets"
+    ).set_defaults(func=cmd_nlu_validate)
     return parser
 
 

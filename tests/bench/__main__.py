@@ -1,18 +1,19 @@
 """`python -m tests.bench [NAME] [options]` (or `make bench`): run benchmarks, print figures.
 
-NAME: conversation, langid, telegram, or all (default).
+NAME: conversation, langid, telegram, staff, or all (default).
 """
 
 from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_conversation, bench_langid, bench_telegram
+from tests.bench import bench_conversation, bench_langid, bench_staff, bench_telegram
 
 BENCHMARKS = {
     "conversation": bench_conversation.main,
     "langid": bench_langid.main,
     "telegram": bench_telegram.main,
+    "staff": bench_staff.main,
 }
 
 

@@ -17,7 +17,7 @@ from bot.adapters.telegram.staff_settings import StaffSettings
 from bot.flowdata.load import load_flow_data
 from bot.services.messages import Text
 from tests.e2e.inprocess_bot import InProcessBot
-from tests.e2e.telegram_driver import act, asked, payloads, texts, walk
+from tests.e2e.telegram_driver import act, texts, walk
 from tests.fakes.telegram_server import FakeTelegram, Person
 from tests.support import ROOT, SCRIPTS
 
@@ -125,7 +125,6 @@ def test_takeover_relay_release(desk: tuple[FakeTelegram, InProcessBot]) -> None
     fake.wait_for(lambda: say("canned.embassy") in texts(person), 5, "canned reply")
     assert "call the embassy liaison" not in texts(person)
     assert "I can take it too" not in texts(person)
-
 
     # release: the bot tells the person and takes over again
     agent.send_text("/release", thread_id=thread)

@@ -189,6 +189,21 @@ def is_urgent(text: str, lexicons: tuple[Lexicon, ...]) -> bool:
 # -- loading and validation ------------------------------------------------------------------
 
 
+class _PhraseLoader(yaml.SafeLoader):
+    """YAML without implicit booleans: `yes`, `no`, `on`, `off` in a phrase list are words."""
+
+
+_PhraseLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a data file of nlu/ (phrases: `no` and `yes` stay text)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_PhraseLoader)  # noqa: S506
+
+
 def _phrases(value: object, where: str, problems: list[str]) -> tuple[Phrase, ...]:
     if value is None:
         return ()
@@ -198,7 +213,13 @@ def _phrases(value: object, where: str, problems: list[str]) -> tuple[Phrase, ..
     result: list[Phrase] = []
     seen: set[str] = set()
     for index, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
+        if isinstance(item, bool):
+            problems.append(
+                f"{where}[{index}]: YAML reads this word as {str(item).lower()}: put it in "
+                'quotes ("yes", "no", "on", "off", "y", "n")'
+            )
+            continue
+        if not isinstance(item, str | int | float):
             problems.append(f"{where}[{index}]: must be text, got {type(item).__name__}")
             continue
         if not str(item).strip():
@@ -242,9 +263,7 @@ def parse_lexicon(
         problems.append(f"{name}: unknown key {key!r} (expected: {', '.join(sorted(KEYS))})")
     declared = raw.get("language")
     if declared != language:
-        problems.append(
-            f"{name}: language is {declared!r}, but the file name says {language!r}"
-        )
+        problems.append(f"{name}: language is {declared!r}, but the file name says {language!r}")
     intents = _groups(
         raw.get("intents"), f"{name}: intents", {i.value for i in Intent}, "intent", problems
     )
@@ -288,7 +307,7 @@ def load_lexicons(directory: Path, indicator_ids: Collection[str] | None = None)
     for path in files:
         name = _display(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = read_yaml(path)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f", line {mark.line + 1}" if mark is not None else ""
