@@ -290,7 +290,7 @@ class ConversationService:
         self._event(turn, "assessed", {"outcome": result.outcome.value, "rule": result.rule})
         if step.action is EndAction.HANDOVER and result.outcome is not Outcome.IMMEDIATE_DANGER:
             return  # "something else" or the person asked: a person takes it from here
-        if result.needs_person:
+        if result.needs_person and step.action is not EndAction.HANDOVER:  # _arrive marks it
             self._mark_needs_person(turn, reason=result.outcome.value)
         if conv.state.get("safe_mode") and result.outcome is not Outcome.IMMEDIATE_DANGER:
             turn.replies.append(say("outcome.safe_mode"))

@@ -1,19 +1,26 @@
 """`python -m tests.bench [NAME] [options]` (or `make bench`): run benchmarks, print figures.
 
-NAME: conversation, langid, telegram, staff, or all (default).
+NAME: conversation, langid, telegram, staff, nlu, or all (default).
 """
 
 from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_conversation, bench_langid, bench_staff, bench_telegram
+from tests.bench import (
+    bench_conversation,
+    bench_langid,
+    bench_nlu,
+    bench_staff,
+    bench_telegram,
+)
 
 BENCHMARKS = {
     "conversation": bench_conversation.main,
     "langid": bench_langid.main,
     "telegram": bench_telegram.main,
     "staff": bench_staff.main,
+    "nlu": bench_nlu.main,
 }
 
 

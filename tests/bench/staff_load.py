@@ -49,7 +49,7 @@ def run_staff_load(
         for chat_id in GROUPS.values():
             fake.group(chat_id, "Hotline", forum=True)
         staff = StaffSettings(groups=GROUPS, escalate_after=timedelta(hours=1), check_every=3600)
-        bot = InProcessBot(fake, url, Path(tmp), staff)
+        bot = InProcessBot(fake, url, Path(tmp), staff, max_rate=30.0)  # Telegram's limit
         try:
             persons = [
                 fake.person(20_000 + i, "P", language_code="th" if i % 2 else "en")

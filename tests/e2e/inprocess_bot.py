@@ -22,7 +22,15 @@ T = TypeVar("T")
 
 
 class InProcessBot:
-    def __init__(self, fake: FakeTelegram, db_url: str, folder: Path, staff: StaffSettings) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        db_url: str,
+        folder: Path,
+        staff: StaffSettings,
+        *,
+        max_rate: float = 1000.0,
+    ) -> None:
         quiet_libraries()
         self.clock = FixedClock()
         self.app = build(make_settings(db_url, folder), clock=self.clock)
@@ -30,7 +38,7 @@ class InProcessBot:
             self.app.service, self.app.store, self.app.translator, staff=staff
         )
         self.application = self.channel.build(
-            TelegramSettings(token=fake.token, base_url=fake.base_url, max_rate=1000)
+            TelegramSettings(token=fake.token, base_url=fake.base_url, max_rate=max_rate)
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from bot.services.messages import Text
 from tests.e2e.terminal_driver import Chat, Interview, data_dir
-from tests.e2e.test_conversation_service import ZAWGYI
+from tests.e2e.test_conversation_service import FIRST_MESSAGES
 from tests.support import SCRIPTS, bot_env
 
 INTERVIEW = Interview()
@@ -107,19 +107,7 @@ def test_broken_configuration_refuses_to_start(env: dict[str, str], tmp_path: Pa
     assert len(bad.errors.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("ช่วยด้วย", "th"),
-        ("ကျွန်တော်ကို ကူညီပါ", "my"),
-        (ZAWGYI, "my"),
-        ("ជួយខ្ញុំផង", "km"),
-        ("ຊ່ວຍແດ່", "lo"),
-        ("cứu tôi với", "vi"),
-        ("请帮帮我", "zh_Hans"),
-        ("tolong bantu saya, paspor saya diambil", "id"),
-    ],
-)
+@pytest.mark.parametrize(("text", "language"), FIRST_MESSAGES)
 def test_first_message_in_the_terminal_is_answered_in_its_language(
     tmp_path: Path, text: str, language: str
 ) -> None:

@@ -10,28 +10,21 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 
-from bot.adapters.db.models import (
-    AnswerRow,
-    AssessmentRow,
-    CaseEventRow,
-    CaseRow,
-    ConversationRow,
-    PersonRow,
-    RelayLinkRow,
-    StaffMemberRow,
+from bot.adapters.db.models import CaseRow, RelayLinkRow, StaffMemberRow
+from bot.adapters.db.store import (
+    ANSWERS,
+    ASSESSMENTS,
+    CONVERSATIONS,
+    EVENTS,
+    PEOPLE,
+    SqlStore,
 )
-from bot.adapters.db.store import SqlStore
 from bot.domain.case import BOT, Case, CaseStatus, Role
 from bot.ports import EventValue
 
 STAFF = cast(Table, StaffMemberRow.__table__)
 CASES = cast(Table, CaseRow.__table__)
 LINKS = cast(Table, RelayLinkRow.__table__)
-EVENTS = cast(Table, CaseEventRow.__table__)
-CONVERSATIONS = cast(Table, ConversationRow.__table__)
-PEOPLE = cast(Table, PersonRow.__table__)
-ASSESSMENTS = cast(Table, AssessmentRow.__table__)
-ANSWERS = cast(Table, AnswerRow.__table__)
 OPEN = (
     CaseStatus.NEW.value,
     CaseStatus.CLAIMED.value,

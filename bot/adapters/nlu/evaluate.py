@@ -53,6 +53,8 @@ def read_samples(path: Path, known_indicators: frozenset[str] | None = None) -> 
         for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
             if not row or not row[0].strip() or row[0].startswith("#"):
                 continue
+            if number == 1 and [c.strip() for c in row[:2]] == ["text", "intent"]:
+                continue  # a header row
             if len(row) < 2:
                 raise ValueError(f"{path}:{number}: expected text<TAB>intent<TAB>indicators")
             try:

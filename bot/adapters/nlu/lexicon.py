@@ -325,8 +325,12 @@ def load_lexicons(directory: Path, indicator_ids: Collection[str] | None = None)
 
 
 def _display(path: Path) -> str:
-    parts = path.parts
-    return "/".join(parts[-3:]) if len(parts) >= 3 else str(path)
+    """nlu/lexicon/th.yml inside the project, lexicon/th.yml elsewhere."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return f"{path.parent.name}/{path.name}"
 
 
 def catalogue_ids(indicators_yaml: Path) -> frozenset[str]:

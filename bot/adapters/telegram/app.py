@@ -115,7 +115,11 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(settings.token)
             .concurrent_updates(PerChatProcessor())
-            .rate_limiter(AIORateLimiter(overall_max_rate=settings.max_rate, max_retries=5))
+            .rate_limiter(
+                # A 429 is waited out (retry_after) and the message sent again: under a burst,
+                # giving up after a few tries would lose answers.
+                AIORateLimiter(overall_max_rate=settings.max_rate, max_retries=30)
+            )
             .request(AiohttpRequest(settings.pool_size))
             .get_updates_request(AiohttpRequest(1, read_timeout=10))
             .post_init(self._post_init)
