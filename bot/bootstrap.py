@@ -13,6 +13,7 @@ from bot.adapters.db.migrate import upgrade_database
 from bot.adapters.db.store import SqlStore
 from bot.adapters.i18n import BabelTranslator
 from bot.adapters.langid import LanguageDetector
+from bot.adapters.nlu.nlu import build_nlu
 from bot.config import Settings
 from bot.flowdata.load import FlowData, load_flow_data
 from bot.ports import Clock
@@ -51,7 +52,16 @@ def build(settings: Settings, clock: Clock | None = None) -> App:
         retention_days=settings.retention_days,
         default_language=settings.default_language,
     )
-    service = ConversationService(data, store, clock, translator, LanguageDetector(), options)
+    detector = LanguageDetector()
+    nlu = build_nlu(
+        settings.nlu_dir,
+        settings.flows_dir,
+        detector,
+        settings.nlu_url or None,
+        settings.nlu_token.get_secret_value(),
+        settings.nlu_timeout,
+    )
+    service = ConversationService(data, store, clock, translator, detector, options, nlu=nlu)
     return App(settings, data, store, translator, service, clock)
 
 

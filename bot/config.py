@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The Rasa NLU server (nlu/): loopback only, shared token; the keyword fallback answers
     # whenever it is slower than nlu_timeout seconds, down or still starting.
+    nlu_dir: Path = Field(default=ROOT / "nlu")
     nlu_url: str = "http://127.0.0.1:5005"
     nlu_token: SecretStr = SecretStr("")
     nlu_timeout: float = Field(default=0.5, gt=0, le=10)

@@ -40,6 +40,7 @@ def bot_env(url: str, data_dir: Path) -> dict[str, str]:
         "DATA_KEYS": TEST_DATA_KEYS,
         "LOOKUP_KEY": TEST_LOOKUP_KEY,
         "ORG_NAME": "Test Helpline",
+        "NLU_URL": "",  # the keyword NLU unless a test starts the Rasa server
     }
 
 

@@ -24,7 +24,10 @@ from bot.ports import (
     ConversationRecord,
     ConversationStatus,
     Detection,
+    Intent,
     LanguageDetector,
+    Nlu,
+    NluResult,
     StaleConversation,
     Store,
     StoreUnavailable,
@@ -78,6 +81,7 @@ class _Turn:
     forgotten: bool = False
     handover: str | None = None
     relay: bool = False
+    understood: NluResult | None = None  # what free text meant (NLU), parsed before the lock
     offer_languages: bool = False  # unsure which language: show the picker
     unsupported_language: bool = False  # a language with no catalog: English, and say so
 
@@ -91,12 +95,14 @@ class ConversationService:
         translator: Translator,
         detector: LanguageDetector,
         options: ServiceOptions | None = None,
+        nlu: Nlu | None = None,
     ) -> None:
         self.data = data
         self.store = store
         self.clock = clock
         self.translator = translator
         self.detector = detector
+        self.nlu = nlu
         self.options = options or ServiceOptions()
         self.flow: Flow = data.flows[self.options.flow_id]
 
@@ -107,10 +113,11 @@ class ConversationService:
         if msg.text and msg.kind is not InboundKind.COMMAND:
             msg = replace(msg, text=self.detector.normalize(msg.text[: MAX_TEXT * 2]))
         detection = self._detect(msg)
+        understood = self._understand(msg, detection)
         for _attempt in range(3):
             try:
                 with self.store.unit(msg.channel, msg.user_ref, now) as unit:
-                    turn = _Turn(unit=unit, msg=msg, now=now, language="")
+                    turn = _Turn(unit=unit, msg=msg, now=now, language="", understood=understood)
                     self._choose_language(turn, detection)
                     self._dispatch(turn)
                     self._language_notes(turn)
@@ -148,6 +155,7 @@ class ConversationService:
             self._begin(turn)
             if msg.kind is InboundKind.TEXT and msg.text.strip():
                 self._keep_text(turn, msg.text.strip())  # a first cry for help is never lost
+                self._act_on_meaning(turn)
         elif msg.kind is InboundKind.TEXT:
             self._text(turn)
         elif msg.kind is InboundKind.LOCATION:
@@ -358,6 +366,8 @@ class ConversationService:
                 self._answer(turn, step.id, matched)
                 return
         self._keep_text(turn, text)
+        if self._act_on_meaning(turn):
+            return
         if step.action is EndAction.PAUSE:
             self._undo_pause(turn)
             return
@@ -366,6 +376,61 @@ class ConversationService:
             return
         turn.replies.append(say("input.noted"))
         self._ask_current(turn)
+
+    # -- what free text means (NLU) -------------------------------------------------------
+    def _understand(self, msg: Inbound, detection: Detection | None) -> NluResult | None:
+        if self.nlu is None or msg.kind is not InboundKind.TEXT or not msg.text.strip():
+            return None
+        language = detection.language if detection and detection.language else msg.language_hint
+        return self.nlu.parse(msg.text, (language or "").split("-")[0].split("_")[0] or None)
+
+    def _act_on_meaning(self, turn: _Turn) -> bool:
+        """Act on typed text: danger goes straight to a person (with emergency numbers); a
+        request for a person is one; a typed yes / no / don't know answers the question.
+        Indicators found are only suggestions, kept for staff: the questions confirm them."""
+        understood = turn.understood
+        conv = turn.conversation
+        if understood is None or conv is None:
+            return False
+        if understood.indicators:
+            suggested = sorted(set(_strs(conv.state.get("suggested"))) | set(understood.indicators))
+            conv.state["suggested"] = ",".join(suggested)
+            self._save(turn)
+            self._event(
+                turn,
+                "indicators_suggested",
+                {"indicators": ",".join(understood.indicators), "engine": understood.engine.value},
+            )
+        if understood.intent is Intent.EMERGENCY:
+            self._event(
+                turn,
+                "emergency_in_text",
+                {"engine": understood.engine.value, "urgent": understood.urgent},
+            )
+            turn.replies.append(Reply(parts=(Text("end.danger"),), protect=True))
+            values = engine.indicator_values(self.flow, self.data.book, conv.answers)
+            self._referrals(turn, assess(self.data.book, values), outcome=Outcome.IMMEDIATE_DANGER)
+            self._mark_needs_person(turn, reason="emergency_in_text")
+            if not any(
+                c.payload.startswith(f"{ANSWER}:{conv.step}:")
+                for r in turn.replies
+                for c in r.choices
+            ):
+                self._ask_current(turn)
+            return True
+        if understood.intent is Intent.WANT_HUMAN and understood.confidence >= 0.5:
+            self._ask_for_person(turn)
+            return True
+        step = self._step(conv)
+        answer = (
+            _ANSWER_FOR.get(understood.intent)
+            if step.kind in (StepKind.QUESTION, StepKind.SIGNAL)
+            else _PATH_FOR.get(understood.intent)
+        )
+        if answer is not None and understood.confidence >= 0.6 and answer in step.answer_ids:
+            self._answer(turn, step.id, answer)
+            return True
+        return False
 
     def _keep_text(self, turn: _Turn, text: str, kind: str = "free_text") -> None:
         conv = turn.conversation
@@ -694,6 +759,20 @@ class ConversationService:
         if language and self.translator.supports(language):
             return language
         return self.options.default_language
+
+
+_ANSWER_FOR = {Intent.AFFIRM: "yes", Intent.DENY: "no", Intent.DONT_KNOW: "dont_know"}
+# What a typed sentence at "what would you like help with?" chooses.
+_PATH_FOR = {
+    Intent.REPORT_SCAM_LOSS: "scam",
+    Intent.JOB_OFFER_CHECK: "job_offer",
+    Intent.DESCRIBE_SITUATION: "work",
+    Intent.WANT_GO_HOME: "work",
+}
+
+
+def _strs(value: object) -> list[str]:
+    return [v for v in value.split(",") if v] if isinstance(value, str) else []
 
 
 def _for_staff(msg: Inbound) -> bool:

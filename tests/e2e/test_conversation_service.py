@@ -275,3 +275,32 @@ def test_detection_never_overrides_an_explicit_choice(app: App) -> None:
     press(app, "l:km")
     out = send(app, text="ช่วยด้วย ช่วยด้วย")
     assert out.language == "km"
+
+
+def test_typed_emergency_goes_straight_to_a_person(app: App) -> None:
+    send(app, InboundKind.COMMAND, text="start")
+    out = send(app, text="help me now they are beating me")
+    assert "end.danger" in keys(out)
+    assert question(out) == "safe_now"  # the interview is still there
+    with app.store.engine.connect() as conn:
+        kinds = list(conn.execute(sa.text("SELECT kind FROM case_events")).scalars())
+    assert "emergency_in_text" in kinds and "handover_requested" in kinds
+    assert out.handover == "emergency_in_text"
+
+
+def test_typed_yes_and_no_answer_the_question(app: App) -> None:
+    send(app, InboundKind.COMMAND, text="start")
+    press(app, "a:safe_now:safe")
+    out = send(app, text="nope")
+    assert question(out) == "consent"
+
+
+def test_indicators_in_free_text_are_only_suggestions(app: App) -> None:
+    send(app, InboundKind.COMMAND, text="start")
+    out = send(app, text="they took my passport and we must meet the target")
+    assert question(out) == "safe_now"  # nothing was answered for the person
+    with app.store.engine.connect() as conn:
+        answers = conn.execute(sa.text("SELECT count(*) FROM answers")).scalar_one()
+        state = conn.execute(sa.text("SELECT state FROM conversations")).scalar_one()
+    assert answers == 0
+    assert "pen_documents_retained" in str(state)

@@ -43,6 +43,8 @@ def card_text(case: Case, facts: CardFacts, profile: Mapping[str, str], minutes:
         + (f" (rule {facts.rule})" if facts.rule else ""),
         f"Flags: {', '.join(facts.flags) or 'none'}",
         f"Supporting: {', '.join(facts.supporting) or 'none'}",
+        f"Suggested by their own words, not confirmed: "
+        f"{str(facts.state.get('suggested') or 'none').replace(',', ', ')}",
         f"Safety mode: {'yes' if facts.state.get('safe_mode') else 'no'}",
         f"Last message: {minutes} min ago",
         f"Owner: {('staff ' + str(case.owner_id)) if case.owner_id else 'nobody yet'}",
