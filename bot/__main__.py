@@ -192,6 +192,40 @@ def cmd_nlu_validate(args: argparse.Namespace) -> int:
     return nlu_validate(args.flows, sys.stdout)
 
 
+def cmd_directory_validate(args: argparse.Namespace) -> int:
+    from bot.directory_tools.cli import validate
+
+    return validate(args.flows, sys.stdout)
+
+
+def cmd_directory_export(args: argparse.Namespace) -> int:
+    from bot.directory_tools.cli import export
+
+    return export(args.flows, args.format, args.out, sys.stdout)
+
+
+def cmd_directory_import(args: argparse.Namespace) -> int:
+    from bot.directory_tools.cli import import_
+
+    return import_(args.flows, args.source, args.out_dir, sys.stdout, sys.stderr)
+
+
+def cmd_directory_stale(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.directory_tools.cli import stale
+
+    if args.days < 0:
+        print("--days must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        today = date.fromisoformat(args.today) if args.today else date.today()
+    except ValueError:
+        print(f"--today {args.today!r} is not a day; write it like 2026-01-15", file=sys.stderr)
+        return 2
+    return stale(args.flows, args.days, today, sys.stdout, sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
@@ -258,6 +292,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "nlu-validate", help="check nlu/ lexicons, training data and held-out sets"
     ).set_defaults(func=cmd_nlu_validate)
+    directory = sub.add_parser(
+        "directory", help="the service directory: validate, export, import, stale entries"
+    )
+    dir_sub = directory.add_subparsers(dest="directory_command", required=True)
+    dir_sub.add_parser(
+        "validate", help="check flows/directory and flows/routing.yaml (file:line per problem)"
+    ).set_defaults(func=cmd_directory_validate)
+    dir_export = dir_sub.add_parser(
+        "export", help="write the directory as HSDS 3.0 JSON, or as CSV in a data package"
+    )
+    dir_export.add_argument(
+        "--format", choices=("hsds-json", "csv"), default="hsds-json", help="default: hsds-json"
+    )
+    dir_export.add_argument(
+        "out", type=Path, help="hsds-json: the .json file to write (- for stdout); csv: a folder"
+    )
+    dir_export.set_defaults(func=cmd_directory_export)
+    dir_import = dir_sub.add_parser(
+        "import", help="write YAML directory files from HSDS JSON, then check them"
+    )
+    dir_import.add_argument("--format", choices=("hsds-json",), default="hsds-json")
+    dir_import.add_argument("source", type=Path, help="the HSDS JSON file to read")
+    dir_import.add_argument(
+        "out_dir", type=Path, help="the folder to write .yaml files to (e.g. flows/directory)"
+    )
+    dir_import.set_defaults(func=cmd_directory_import)
+    dir_stale = dir_sub.add_parser(
+        "stale", help="list entries not verified for more than N days, oldest first"
+    )
+    dir_stale.add_argument("--days", type=int, default=365, help="default: 365")
+    dir_stale.add_argument("--today", help="report as of this day, YYYY-MM-DD (default: today)")
+    dir_stale.set_defaults(func=cmd_directory_stale)
     return parser
 
 
