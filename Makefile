@@ -22,9 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	$(MAKE) --no-print-directory nlu-token
 
 # The token between the bot and its Rasa server (added to an older .env too).
-nlu-token: | $(VENV)/.installed
-	@touch .env && grep -q '^NLU_TOKEN=' .env || { umask 077 && \
-	  echo "NLU_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; }
+nlu-token: | $(VENV)/.installed .env
+	@grep -q '^NLU_TOKEN=' .env || \
+	  echo "NLU_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env
 
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --use-fuzzy -d locales -D messages -l $* 2>/dev/null || \

@@ -8,8 +8,12 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError, FlowDataError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 DEFAULT_FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
@@ -226,6 +230,55 @@ def cmd_directory_stale(args: argparse.Namespace) -> int:
     return stale(args.flows, args.days, today, sys.stdout, sys.stderr)
 
 
+def _delivery_settings() -> Settings:
+    from bot.config import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return settings
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from bot.bootstrap import build_delivery
+
+    delivery = build_delivery(_delivery_settings())
+    try:
+        if args.once:
+            report = delivery.worker.run_once()
+            print(
+                f"claimed {report.claimed}, delivered {report.delivered}, "
+                f"retrying {report.retried}, failed {report.failed}, overdue {report.overdue}"
+            )
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        delivery.worker.run(stop)
+        return 0
+    finally:
+        delivery.worker.close()
+        delivery.store.engine.dispose()
+
+
+def cmd_partner_api(_args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.bootstrap import build_partner_api
+
+    settings = _delivery_settings()
+    host, _, port = settings.partner_api_listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("PARTNER_API_LISTEN must look like 127.0.0.1:8081")
+    app = build_partner_api(settings)
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
@@ -292,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "nlu-validate", help="check nlu/ lexicons, training data and held-out sets"
     ).set_defaults(func=cmd_nlu_validate)
+    deliver = sub.add_parser(
+        "deliver", help="deliver queued referrals to partners (webhook, Telegram, e-mail)"
+    )
+    deliver.add_argument("--once", action="store_true", help="one pass, then exit")
+    deliver.set_defaults(func=cmd_deliver)
+    sub.add_parser(
+        "partner-api", help="serve the partners' signed status callbacks on PARTNER_API_LISTEN"
+    ).set_defaults(func=cmd_partner_api)
     directory = sub.add_parser(
         "directory", help="the service directory: validate, export, import, stale entries"
     )

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.adapters.crypto import Cipher
 from bot.adapters.db.engine import make_engine
 from bot.adapters.db.migrate import upgrade_database
+from bot.adapters.db.referrals import ReferralStore
 from bot.adapters.db.store import SqlStore
+from bot.adapters.delivery.email import EmailChannel
+from bot.adapters.delivery.telegram import TelegramPartnerChannel
+from bot.adapters.delivery.webhook import WebhookChannel
 from bot.adapters.i18n import BabelTranslator
 from bot.adapters.langid import LanguageDetector
 from bot.adapters.nlu.nlu import build_nlu
-from bot.config import Settings
+from bot.config import Settings, partner_secrets
+from bot.domain.directory import ChannelType
+from bot.errors import ConfigError
 from bot.flowdata.load import FlowData, load_flow_data
 from bot.ports import Clock
 from bot.services.conversation import ConversationService, ServiceOptions
+from bot.services.delivery import DeliveryChannel, DeliveryOptions, DeliveryWorker, StaffAlert
+from bot.services.partner_answers import FallbackHook, PartnerAnswers
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +104,96 @@ def start_retention_job(app: App, every: timedelta = timedelta(hours=6)) -> thre
 
     threading.Thread(target=loop, name="retention", daemon=True).start()
     return stop
+
+
+# -- referral delivery ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryApp:
+    settings: Settings
+    store: SqlStore
+    referrals: ReferralStore
+    answers: PartnerAnswers
+    worker: DeliveryWorker
+
+
+def delivery_options(settings: Settings) -> DeliveryOptions:
+    return DeliveryOptions(
+        batch=settings.delivery_batch,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+        backoff_base=settings.delivery_backoff_base_seconds,
+        backoff_max=settings.delivery_backoff_max_seconds,
+        poll_interval=settings.delivery_poll_seconds,
+    )
+
+
+def delivery_channels(
+    settings: Settings, secrets: Callable[[str], str | None]
+) -> dict[ChannelType, DeliveryChannel]:
+    """The channels that are configured: webhooks always, Telegram with TELEGRAM_TOKEN,
+    e-mail with SMTP_HOST and SMTP_FROM. Rows for a missing channel fail at their deadline."""
+    timeout = settings.delivery_timeout_seconds
+    channels: dict[ChannelType, DeliveryChannel] = {
+        ChannelType.WEBHOOK: WebhookChannel(secrets, timeout=timeout)
+    }
+    token = settings.telegram_token.get_secret_value()
+    if token:
+        channels[ChannelType.TELEGRAM] = TelegramPartnerChannel(
+            token, base_url=settings.telegram_api_base_url or None, timeout=timeout
+        )
+    if settings.smtp_host:
+        if not settings.smtp_from:
+            raise ConfigError("SMTP_FROM must be set with SMTP_HOST, e.g. referrals@example.org")
+        channels[ChannelType.EMAIL] = EmailChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value(),
+            tls=settings.smtp_tls,
+            timeout=timeout,
+        )
+    return channels
+
+
+def build_delivery(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    secrets: Callable[[str], str | None] | None = None,
+    alert: StaffAlert | None = None,
+    on_rejected_or_overdue: FallbackHook | None = None,
+) -> DeliveryApp:
+    """Open and migrate the database and wire the worker and the partners' answers. The hooks
+    default to WARNING logs until the staff desk and the fallback proposal are wired."""
+    url = settings.sqlalchemy_url
+    upgrade_database(url)
+    store = SqlStore(make_engine(url), Cipher(settings.keys()), settings.lookup_secret())
+    clock = clock or SystemClock()
+    referrals = ReferralStore(
+        store, delivery_deadline=timedelta(hours=settings.delivery_deadline_hours)
+    )
+    answers = PartnerAnswers(referrals, clock, on_rejected_or_overdue)
+    worker = DeliveryWorker(
+        referrals,
+        delivery_channels(settings, secrets or partner_secrets()),
+        clock,
+        delivery_options(settings),
+        alert=alert,
+        answers=answers,
+    )
+    return DeliveryApp(settings, store, referrals, answers, worker)
+
+
+def build_partner_api(
+    settings: Settings,
+    delivery: DeliveryApp | None = None,
+    *,
+    secrets: Callable[[str], str | None] | None = None,
+) -> FastAPI:
+    from bot.adapters.web.partner_api import create_app
+
+    delivery = delivery or build_delivery(settings, secrets=secrets)
+    directory = load_flow_data(settings.flows_dir).directory
+    return create_app(delivery.referrals, delivery.answers, directory, secrets or partner_secrets())

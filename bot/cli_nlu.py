@@ -28,7 +28,7 @@ def parse(settings: Settings, flows: Path, stdin: TextIO, stdout: TextIO) -> int
     """One message per line in, one JSON object per line out (tools rely on this shape)."""
     detector = LanguageDetector()
     nlu = build_nlu(
-        RasaProject().nlu_dir,
+        settings.nlu_dir,
         flows,
         detector,
         settings.nlu_url,
@@ -70,11 +70,17 @@ def nlu_train(force: bool) -> int:
 
 def nlu_serve(settings: Settings) -> int:
     """Train if needed, start the server on NLU_URL's port, wait until ready, stay in front."""
-    project = RasaProject()
+    project = RasaProject(nlu_dir=settings.nlu_dir)
     port = loopback_port(settings.nlu_url)
     try:
         model = train(project).model
-        server = RasaServer(project, model, port, settings.nlu_token.get_secret_value())
+        server = RasaServer(
+            project,
+            model,
+            port,
+            settings.nlu_token.get_secret_value(),
+            workers=settings.nlu_workers,
+        )
         server.start()
     except RasaRuntimeError as exc:
         print(f"nlu-serve: {exc}", file=sys.stderr)

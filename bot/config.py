@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,6 +51,26 @@ class Settings(BaseSettings):
     nlu_url: str = "http://127.0.0.1:5005"
     nlu_token: SecretStr = SecretStr("")
     nlu_timeout: float = Field(default=0.5, gt=0, le=10)
+    nlu_workers: int = Field(default=2, ge=1, le=16)  # Rasa server processes (~0.7 GB each)
+
+    # Referral delivery (python -m bot deliver) and the partners' callback endpoint
+    # (python -m bot partner-api). Webhook secrets are read from the variables that the
+    # directory names in secret_env, never from these settings.
+    smtp_host: str = ""  # empty: no e-mail channel (e-mail referrals fail at their deadline)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = ""
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    partner_api_listen: str = "127.0.0.1:8081"
+    delivery_batch: int = Field(default=10, ge=1, le=500)
+    delivery_lease_seconds: float = Field(default=120.0, gt=0)
+    delivery_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    delivery_backoff_max_seconds: float = Field(default=1800.0, gt=0)
+    delivery_deadline_hours: float = Field(default=24.0, gt=0)
+    delivery_poll_seconds: float = Field(default=2.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    referral_answer_hours: float = Field(default=72.0, gt=0)  # partner's time to answer
 
     @field_validator("default_language")
     @classmethod
@@ -140,3 +164,15 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
         raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+def partner_secrets(env_file: Path = Path(".env")) -> Callable[[str], str | None]:
+    """Look up partners' secrets by the variable names the directory gives (secret_env):
+    the environment first, then the .env file, as for the other settings. Read once, here."""
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v} if env_file.exists() else {}
+    from_env = dict(os.environ)
+
+    def lookup(name: str) -> str | None:
+        return from_env.get(name) or from_file.get(name) or None
+
+    return lookup

@@ -9,6 +9,7 @@ These tests FAIL (never skip) when the Rasa runtime is not set up: `make nlu-set
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -111,7 +112,7 @@ def nlu_for(running: Running, timeout: float = TIMEOUT, pause: float = 1.0) -> T
 
 
 def test_status_reports_the_exact_model(rasa: Running) -> None:
-    assert rasa.server.status() == str(rasa.server.model)
+    assert rasa.server.status() == rasa.server.model.name  # Rasa reports the file's name
     assert rasa.ready_seconds < 120
 
 
@@ -122,6 +123,21 @@ def test_the_api_refuses_a_wrong_token(rasa: Running) -> None:
         f"{rasa.server.url}/model/parse", params={"token": "wrong"}, json={"text": "hello"}
     )
     assert response.status_code == 401
+
+
+def test_the_token_is_not_in_the_process_list_nor_the_logs(
+    rasa: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        assert rasa.server.status() == rasa.server.model.name
+    assert any("/status" in r.getMessage() for r in caplog.records)
+    assert all(rasa.token not in r.getMessage() for r in caplog.records)
+    pids = rasa.server.pids()
+    assert len(pids) >= 2  # the main process and its Sanic workers
+    for pid in pids:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert rasa.token not in cmdline
+        assert "--debug" not in cmdline
 
 
 def test_the_issue_example(rasa: Running) -> None:

@@ -231,3 +231,58 @@ class DailyCountRow(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(NAME, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class ReferralRow(Base):
+    """A consented referral of a person to one service. The packet (which may hold consented
+    contact details) is stored only encrypted, and dropped when the person withdraws."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    service_id: Mapped[str] = mapped_column(NAME)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    packet_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token of the JSON
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_by: Mapped[str] = mapped_column(NAME)  # "person" or "staff:<id>"
+    override_reason: Mapped[str | None] = mapped_column(String(500))
+    answer_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    partner_reason: Mapped[str | None] = mapped_column(String(500))  # never shown to the person
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempt: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    """One message to one partner channel, written in the referral's transaction and
+    delivered by the worker. last_error never holds personal data."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))  # URL, chat id or address (directory)
+    secret_env: Mapped[str | None] = mapped_column(NAME)  # the NAME of a variable, never a secret
+    kind: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    locked_by: Mapped[str | None] = mapped_column(NAME)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -43,6 +43,7 @@ from bot.adapters.db.models import (
     ConversationRow,
     DailyCountRow,
     PersonRow,
+    ReferralRow,
     TextRow,
 )
 from bot.domain.engine import Answered
@@ -66,6 +67,7 @@ ASSESSMENTS = cast(Table, AssessmentRow.__table__)
 EVENTS = cast(Table, CaseEventRow.__table__)
 COUNTS = cast(Table, DailyCountRow.__table__)
 MESSAGES = cast(Table, ChatMessageRow.__table__)
+REFERRALS = cast(Table, ReferralRow.__table__)
 
 # Locked, timed out, connection lost: worth telling the person to try again. Integrity errors
 # are bugs and propagate as they are.
@@ -365,6 +367,11 @@ class SqlStore:
                     conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() / 1000
                 )
 
+    @property
+    def cipher(self) -> Cipher:
+        """The keys for data at rest, shared with the other stores on this database."""
+        return self._cipher
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite (the write lock taken up front, so
@@ -455,7 +462,11 @@ class SqlStore:
         Works in batches of short transactions so that live traffic is not blocked.
         """
         rewritten = 0
-        for table, column in ((PEOPLE, PEOPLE.c.user_ref_enc), (TEXTS, TEXTS.c.ciphertext)):
+        for table, column in (
+            (PEOPLE, PEOPLE.c.user_ref_enc),
+            (TEXTS, TEXTS.c.ciphertext),
+            (REFERRALS, REFERRALS.c.packet_enc),
+        ):
             key = table.c.id
             rewrite = (
                 update(table)
@@ -464,7 +475,8 @@ class SqlStore:
             )
             last: object = None
             while True:
-                query = select(key, column).order_by(key).limit(batch)
+                # packet_enc is NULL once a referral is withdrawn: nothing to re-encrypt.
+                query = select(key, column).where(column.is_not(None)).order_by(key).limit(batch)
                 if last is not None:
                     query = query.where(key > last)
                 with self.transaction() as conn:

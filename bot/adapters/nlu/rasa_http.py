@@ -107,6 +107,11 @@ class _RedactToken(logging.Filter):
 _REDACT = _RedactToken()
 
 
+def redact_token_in_httpx_logs() -> None:
+    """Mask `token=...` in httpx's request log lines (adding the filter twice is a no-op)."""
+    logging.getLogger("httpx").addFilter(_REDACT)
+
+
 class RasaHttpClient:
     """Asks the Rasa server what a message means. Raises NluUnavailable, never hangs longer
     than `timeout` seconds (connect + read), and stops calling while the circuit is open."""
@@ -119,7 +124,7 @@ class RasaHttpClient:
         breaker: CircuitBreaker | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        logging.getLogger("httpx").addFilter(_REDACT)  # idempotent: a filter is added once
+        redact_token_in_httpx_logs()
         self.breaker = breaker or CircuitBreaker()
         self._token = token
         self._client = httpx.Client(

@@ -19,9 +19,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.adapters.nlu.errors import RasaRuntimeError
+from bot.adapters.nlu.rasa_http import redact_token_in_httpx_logs
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,13 @@ def train(project: RasaProject, *, force: bool = False, quiet: bool = False) -> 
     return Trained(model, seconds)
 
 
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the server's own process group (called only before the leader is reaped, so
+    the group id cannot have been reused)."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
 def _prune(models: Path, keep: Path) -> None:
     older = sorted(
         (p for p in models.glob("*.tar.gz") if p != keep),
@@ -209,17 +218,20 @@ class RasaServer:
         port: int,
         token: str,
         log_path: Path | None = None,
+        workers: int = 2,
     ) -> None:
         if not token:
             raise ConfigError(
                 "NLU_TOKEN is not set: `make nlu-token` adds one to .env "
                 "(the Rasa API can retrain and replace models: never run it without a token)"
             )
+        redact_token_in_httpx_logs()  # /status is asked with the token in the URL
         self.project = project
         self.model = model
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._token = token
+        self.workers = workers
         self.log_path = log_path or project.models_dir / f"rasa-server-{port}.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[str] | None = None
@@ -242,6 +254,7 @@ class RasaServer:
         self._log = self.log_path.open("a", encoding="utf-8")
         env = self.project.env()
         env["NLU_RASA_TOKEN"] = self._token
+        env["SANIC_WORKERS"] = str(self.workers)  # allowed by endpoints.yml's lock store
         command = [
             str(self.project.python),
             "-c",
@@ -254,6 +267,8 @@ class RasaServer:
             str(self.port),
             "-m",
             str(self.model),
+            "--endpoints",
+            "endpoints.yml",
         ]
         self._process = subprocess.Popen(
             command,
@@ -314,16 +329,33 @@ class RasaServer:
     def stop(self, timeout: float = 15.0) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            # the server leads its own process group (start_new_session): its Sanic workers
+            # are in it, and nothing else is
+            _signal_group(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process.pid, signal.SIGKILL)
                 process.wait(timeout)
             log.info("nlu: Rasa server stopped, pid %d", process.pid)
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def pids(self) -> list[int]:
+        """The server's processes: the main one and its Sanic workers."""
+        if self._process is None:
+            return []
+        found, todo = [], [self._process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(c) for c in children.read_text().split()]
+                except OSError:
+                    continue
+        return found
 
     def wait(self) -> int:
         """Block until the process ends (foreground use); return its exit code."""
@@ -340,12 +372,60 @@ def serving(
     token: str,
     timeout: float = 120.0,
     log_path: Path | None = None,
+    workers: int = 2,
 ) -> Iterator[tuple[RasaServer, float]]:
     """Start a server, wait until it serves `model`, yield (server, seconds to ready), stop."""
-    server = RasaServer(project, model, port, token, log_path)
+    server = RasaServer(project, model, port, token, log_path, workers)
     server.start()
     try:
         ready = server.wait_ready(timeout)
         yield server, ready
     finally:
         server.stop()
+
+
+class BackgroundRasa:
+    """Train if needed, start and wait for the server in a daemon thread, so that the bot
+    answers (with the keyword fallback) from its first second. For `python -m bot run`.
+
+    `ready` is set once /status reports the model; `error` holds why it never will.
+    """
+
+    def __init__(self, project: RasaProject, port: int, token: str, workers: int = 2) -> None:
+        self.project = project
+        self.port = port
+        self.workers = workers
+        self._token = token
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.server: RasaServer | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="rasa-runtime", daemon=True)
+
+    def start(self) -> BackgroundRasa:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            model = train(self.project, quiet=True).model
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.server = RasaServer(
+                    self.project, model, self.port, self._token, workers=self.workers
+                )
+                self.server.start()
+            seconds = self.server.wait_ready()
+            log.info("nlu: Rasa server ready in %.1f s", seconds)
+            self.ready.set()
+        except (RasaRuntimeError, ConfigError, OSError) as exc:
+            self.error = str(exc).splitlines()[0]
+            log.warning("nlu: no Rasa server (%s); the keyword fallback answers", self.error)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            if self.server is not None:
+                self.server.stop()

@@ -1,0 +1,1 @@
+"""HTTP services for partners and staff."""
