@@ -39,7 +39,9 @@ extract: $(VENV)/.installed
 	  -d locales -i locales/messages.pot -l $$(basename $$(dirname $$(dirname $$po))); done
 	$(PY) -m bot.i18n_extract locales/en/LC_MESSAGES/messages.po
 
-run: setup
+# The Rasa NLU runtime is set up too; the bot trains and starts it in the background and uses
+# the keyword fallback until it is ready.
+run: setup nlu-setup
 	$(PY) -m bot run
 
 validate: $(VENV)/.installed

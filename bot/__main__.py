@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.errors import ConfigError, FlowDataError
 
 if TYPE_CHECKING:
+    from bot.adapters.nlu.runtime import BackgroundRasa
     from bot.config import Settings
 
 DEFAULT_FLOWS = Path(__file__).resolve().parent.parent / "flows"
@@ -111,10 +112,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Telegram when TELEGRAM_TOKEN is set, else the terminal chat."""
     from bot.config import load_settings
 
-    if load_settings().telegram_token.get_secret_value():
-        return cmd_telegram(args)
-    args.user, args.language = "local", None
-    return cmd_chat(args)
+    settings = load_settings()
+    rasa = _start_rasa(settings)
+    try:
+        if settings.telegram_token.get_secret_value():
+            return cmd_telegram(args)
+        args.user, args.language = "local", None
+        return cmd_chat(args)
+    finally:
+        if rasa is not None:
+            rasa.stop()
+
+
+def _start_rasa(settings: Settings) -> BackgroundRasa | None:
+    """The Rasa NLU server, trained if needed and started in the background: the bot answers
+    with the keyword fallback until it is ready, and whenever it is down."""
+    from bot.adapters.nlu.runtime import BackgroundRasa, RasaProject, loopback_port
+
+    if not settings.nlu_url:
+        return None
+    project = RasaProject(settings.nlu_dir)
+    if not project.venv.exists():
+        print(
+            "The Rasa runtime is not set up (make nlu-setup): using the keyword NLU.",
+            file=sys.stderr,
+        )
+        return None
+    return BackgroundRasa(
+        project,
+        loopback_port(settings.nlu_url),
+        settings.nlu_token.get_secret_value(),
+        settings.nlu_workers,
+    ).start()
 
 
 def cmd_keys(_args: argparse.Namespace) -> int:

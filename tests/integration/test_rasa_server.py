@@ -35,7 +35,13 @@ from bot.adapters.nlu.evaluate import (
 from bot.adapters.nlu.lexicon import catalogue_ids
 from bot.adapters.nlu.nlu import TextNlu, load_lexicons
 from bot.adapters.nlu.rasa_http import CircuitBreaker, RasaHttpClient
-from bot.adapters.nlu.runtime import RasaProject, RasaServer, free_port, train
+from bot.adapters.nlu.runtime import (
+    BackgroundRasa,
+    RasaProject,
+    RasaServer,
+    free_port,
+    train,
+)
 from bot.ports import Intent, NluEngine
 
 pytestmark = pytest.mark.rasa
@@ -224,6 +230,21 @@ def test_a_server_that_never_answers_costs_one_timeout() -> None:
         nlu.close()
     assert max(timings[:2]) < TIMEOUT + 0.3  # each waits at most the timeout
     assert max(timings[2:]) < 0.05  # then the open circuit does not wait at all
+
+
+def test_background_start_for_the_bot() -> None:
+    """What `python -m bot run` uses: the bot answers at once, Rasa joins when ready."""
+    token = secrets.token_urlsafe(16)
+    background = BackgroundRasa(RasaProject(), free_port(), token, workers=1).start()
+    try:
+        assert background.ready.wait(180), background.error
+        assert background.server is not None
+        client = RasaHttpClient(background.server.url, token, 5.0)
+        assert client.parse("hello").intent is Intent.GREET
+        client.close()
+    finally:
+        background.stop()
+    assert background.server is not None and not background.server.running()
 
 
 def test_server_down_falls_back_then_back_to_rasa(rasa: Running) -> None:

@@ -232,7 +232,7 @@ class RasaServer:
         self.url = f"http://127.0.0.1:{port}"
         self._token = token
         self.workers = workers
-        self.log_path = log_path or project.models_dir / f"rasa-server-{port}.log"
+        self.log_path = log_path or project.models_dir / "rasa-server.log"  # appended
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[str] | None = None
 
@@ -252,6 +252,10 @@ class RasaServer:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("a", encoding="utf-8")
+        self._log.write(
+            f"--- {time.strftime('%F %T')} starting on port {self.port}: {self.model}\n"
+        )
+        self._log.flush()
         env = self.project.env()
         env["NLU_RASA_TOKEN"] = self._token
         env["SANIC_WORKERS"] = str(self.workers)  # allowed by endpoints.yml's lock store
