@@ -63,7 +63,7 @@ class Running:
 @pytest.fixture(scope="module")
 def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     project = RasaProject()
-    token = secrets.token_urlsafe(16)
+    token = "-" + secrets.token_urlsafe(16)  # a leading "-" once broke the server's argv
     try:
         model = train(project, quiet=True).model
         server = RasaServer(

@@ -42,7 +42,8 @@ KEEP_MODELS = 3  # older models are deleted after a successful training
 # `rasa run` with the token taken from the environment, so that it never shows in `ps`.
 _LAUNCH = (
     "import os, sys; from rasa.__main__ import main; "
-    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ.pop('NLU_RASA_TOKEN')]; "
+    # one "--auth-token=..." argument: a token starting with "-" would read as an option
+    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('NLU_RASA_TOKEN')]; "
     "main()"
 )
 
