@@ -15,9 +15,9 @@ from bot.adapters.db.store import (
     ANSWERS,
     ASSESSMENTS,
     CONVERSATIONS,
-    EVENTS,
     PEOPLE,
     SqlStore,
+    append_event,
 )
 from bot.domain.case import BOT, Case, CaseStatus, Role
 from bot.ports import EventValue
@@ -86,7 +86,7 @@ class CaseStore:
                         user_id=user_id, role=role.value, added_by=by, added_at=now
                     )
                 )
-            self._event(
+            append_event(
                 conn,
                 None,
                 None,
@@ -141,7 +141,7 @@ class CaseStore:
                     escalated_at=None,
                 )
             )
-            self._event(
+            append_event(
                 conn,
                 conversation_id,
                 person_id,
@@ -348,7 +348,7 @@ class CaseStore:
         data: dict[str, EventValue] | None = None,
     ) -> None:
         with self.store.transaction() as conn:
-            self._event(
+            append_event(
                 conn,
                 case.conversation_id,
                 case.person_id,
@@ -357,24 +357,3 @@ class CaseStore:
                 now,
                 {"case": case.id, **(data or {})},
             )
-
-    @staticmethod
-    def _event(
-        conn: Any,
-        conversation_id: str | None,
-        person_id: str | None,
-        kind: str,
-        actor: str,
-        now: datetime,
-        data: dict[str, EventValue],
-    ) -> None:
-        conn.execute(
-            insert(EVENTS).values(
-                conversation_id=conversation_id,
-                person_id=person_id,
-                kind=kind,
-                actor=actor,
-                data=data,
-                created_at=now,
-            )
-        )

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, Table, and_, exists, insert, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.adapters.db.models import OutboxRow
-from bot.adapters.db.store import EVENTS, REFERRALS, SqlStore, _translate_errors
+from bot.adapters.db.store import REFERRALS, SqlStore, _translate_errors, append_event
 from bot.domain.directory import ChannelType, Service
 from bot.domain.referral_lifecycle import (
     DELIVERABLE,
@@ -204,9 +204,11 @@ class ReferralStore:
                 "attempt": attempt,
                 "channels": len(channels),
             }
-            self._event(conn, conversation_id, person_id, "referral_created", consent_by, now, data)
+            append_event(
+                conn, conversation_id, person_id, "referral_created", consent_by, now, data
+            )
             if consent_by != "person":
-                self._event(
+                append_event(
                     conn,
                     conversation_id,
                     person_id,
@@ -290,7 +292,7 @@ class ReferralStore:
                 .where(_rc.id == referral_id)
                 .values(status=ReferralStatus.REVOKED.value, packet_enc=None, updated_at=now)
             )
-            self._event(
+            append_event(
                 conn,
                 row.conversation_id,
                 row.person_id,
@@ -323,7 +325,7 @@ class ReferralStore:
             if partner_reason is not None:
                 values["partner_reason"] = _clean(partner_reason, _REASON_MAX)
             conn.execute(update(REFERRALS).where(_rc.id == referral_id).values(**values))
-            self._event(
+            append_event(
                 conn,
                 row.conversation_id,
                 row.person_id,
@@ -410,7 +412,7 @@ class ReferralStore:
             ):
                 return False
             conn.execute(update(REFERRALS).where(_rc.id == referral_id).values(overdue_at=now))
-            self._event(
+            append_event(
                 conn,
                 row.conversation_id,
                 row.person_id,
@@ -589,7 +591,7 @@ class ReferralStore:
                 _rc.id == changed.referral_id
             )
         ).one()
-        self._event(
+        append_event(
             conn,
             owner.conversation_id,
             owner.person_id,
@@ -602,25 +604,4 @@ class ReferralStore:
                 "channel": changed.channel,
                 "message": changed.kind,
             },
-        )
-
-    @staticmethod
-    def _event(
-        conn: Connection,
-        conversation_id: str | None,
-        person_id: str,
-        kind: str,
-        actor: str,
-        now: datetime,
-        data: Mapping[str, EventValue],
-    ) -> None:
-        conn.execute(
-            insert(EVENTS).values(
-                conversation_id=conversation_id,
-                person_id=person_id,
-                kind=kind,
-                actor=actor[:64],
-                data=dict(data),
-                created_at=now,
-            )
         )

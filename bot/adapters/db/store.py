@@ -189,6 +189,29 @@ class StoredText:
     created_at: datetime
 
 
+def append_event(
+    conn: Connection,
+    conversation_id: str | None,
+    person_id: str | None,
+    kind: str,
+    actor: str,
+    now: datetime,
+    data: Mapping[str, EventValue],
+) -> None:
+    """Append to the case timeline (ids and labels only, never personal data)."""
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "conversation_id": conversation_id,
+            "person_id": person_id,
+            "kind": kind,
+            "actor": actor[:64],
+            "data": dict(data),
+            "created_at": now,
+        },
+    )
+
+
 class SqlUnit:
     """One person's transaction on an open connection. Made only by SqlStore.unit()."""
 
@@ -315,15 +338,7 @@ class SqlUnit:
         data: Mapping[str, EventValue] | None = None,
         actor: str = "bot",
     ) -> None:
-        values = {
-            "conversation_id": conversation_id,
-            "person_id": self.person.id,
-            "kind": kind,
-            "actor": actor,
-            "data": dict(data or {}),
-            "created_at": now,
-        }
-        self._conn.execute(_INSERT_EVENT, values)
+        append_event(self._conn, conversation_id, self.person.id, kind, actor, now, data or {})
 
     @_translate_errors
     def set_language(self, language: str, explicit: bool) -> None:
