@@ -152,6 +152,7 @@ class Service:
     outcomes_accepted: tuple[Outcome, ...] = ()
     countries_covered: tuple[str, ...] = ()  # where the person may be now; empty: anywhere
     referral_channels: tuple[ReferralChannel, ...] = ()
+    answer_within_hours: float | None = None  # the partner's time to answer a referral
     verified_source: str = ""
     example: bool = False
 

@@ -8,11 +8,13 @@ bot.adapters.db.referrals; delivered by bot.services.delivery.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from bot.domain.directory import ChannelType
+from bot.domain.directory import ChannelType, Service
 
 
 class ReferralStatus(StrEnum):
@@ -102,6 +104,57 @@ class Referral:
     created_at: datetime
     updated_at: datetime
     overdue_at: datetime | None = None  # when the missing answer was reported
+    person_told: str | None = None  # the News the person was last told
+    staff_told: str | None = None  # the staff_news() value staff were last told
+
+
+@dataclass(frozen=True, slots=True)
+class NewReferral:
+    """A referral to record: consented by the person ("person"), or by a supervisor's audited
+    override ("staff:<id>", with a reason). referral_id is the id written in the packet."""
+
+    referral_id: str
+    person_id: str
+    conversation_id: str | None
+    service: Service
+    packet: Mapping[str, Any]
+    scope: ReferralScope
+    consent_by: str
+    answer_within: timedelta
+    attempt: int = 1
+    override_reason: str | None = None
+
+
+class News(StrEnum):
+    """What a person is told about a referral, without the partner's internal details."""
+
+    ACCEPTED = "accepted"
+    NOT_TAKEN = "not_taken"  # rejected, no answer in time, or it could not be delivered
+    DONE = "done"
+
+
+def news_for_person(referral: Referral) -> News | None:
+    """News the person has not been told yet, or None."""
+    status = referral.status
+    news: News | None = None
+    if status is ReferralStatus.ACCEPTED:
+        news = News.ACCEPTED
+    elif status is ReferralStatus.DONE:
+        news = News.DONE
+    elif status in (ReferralStatus.REJECTED, ReferralStatus.FAILED) or (
+        status is ReferralStatus.IN_PROGRESS and referral.overdue_at is not None
+    ):
+        news = News.NOT_TAKEN
+    return None if news is None or news.value == referral.person_told else news
+
+
+def news_for_staff(referral: Referral) -> str | None:
+    """The change staff have not been told yet: a status, or "overdue"; None if none."""
+    if referral.status is ReferralStatus.IN_PROGRESS:
+        current = "overdue" if referral.overdue_at is not None else None
+    else:
+        current = referral.status.value
+    return None if current is None or current == referral.staff_told else current
 
 
 @dataclass(frozen=True, slots=True)

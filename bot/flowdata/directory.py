@@ -90,6 +90,7 @@ _X_FIELDS = {
     "outcomes_accepted",
     "countries_covered",
     "referral_channels",
+    "answer_within_hours",
     "last_verified",
     "verified_source",
     "example",
@@ -228,6 +229,15 @@ class _Reader:
             return default
         return value
 
+    def hours(self, d: SourceDict, key: str, who: str) -> float | None:
+        value = d.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 720:
+            self.add(where(d, key), f"{who}: {key} must be a number of hours, at most 720")
+            return None
+        return float(value)
+
     def clock(self, d: SourceDict, key: str, who: str) -> time | None:
         value = d.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -348,6 +358,7 @@ class _Reader:
             outcomes_accepted=outcomes,
             countries_covered=self.countries(x, "countries_covered", who),
             referral_channels=self.channels(x, who),
+            answer_within_hours=self.hours(x, "answer_within_hours", who),
             verified_source=self.text(x, "verified_source", who),
             example=self.flag(x, "example", who, default=False),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import html
 import hmac
 import json
 import os
@@ -51,6 +52,8 @@ from bot.domain.directory import (
     ReferralChannel,
     Service,
 )
+from bot.domain.model import Assessment, Outcome, Profile
+from bot.domain.referral import Consent, build_packet
 from bot.domain.referral_lifecycle import (
     OutboxKind,
     OutboxStatus,
@@ -166,19 +169,28 @@ def person(store: SqlStore, now: datetime = NOW, user_ref: str = USER_REF) -> tu
         return unit.person.id, conversation.id
 
 
-def packet(rid: str, *, contact: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "schema_version": "1",
-        "referral_id": rid,
-        "outcome": "likely_trafficking_forced_criminality",
-        "language": "my",
-        "nationality": "MM",
-        "urgency": "high",
-        "summary": "Adult from Myanmar, forced to scam; documents retained.",
-    }
-    if contact:
-        body["contact"] = {"telegram_username": CONTACT}
-    return body
+def packet(rid: str, *, contact: bool = True, by: str = "person") -> dict[str, Any]:
+    """A packet as the bot builds it (bot.domain.referral.build_packet)."""
+    return build_packet(
+        referral_id=rid,
+        service=service(),
+        assessment=Assessment(
+            outcome=Outcome.LIKELY_TRAFFICKING_FORCED_CRIMINALITY,
+            rule="R2",
+            supporting=("rec_job_nature_deception", "dur_illicit_activity", "exit_not_free_to_quit"),
+            flags=("non_punishment_relevant",),
+            preliminary=Outcome.LIKELY_TRAFFICKING_FORCED_CRIMINALITY,
+            needs_person=False,
+        ),
+        profile=Profile(nationality="MM", country="TH", language="my"),
+        consent=Consent(
+            ReferralScope.WITH_CONTACT if contact else ReferralScope.OUTCOME_ONLY, NOW, by
+        ),
+        contact_handle=CONTACT if contact else None,
+        summary="Adult from Myanmar, forced to scam; documents retained.",
+        summary_language="en",
+        created_at=NOW,
+    )
 
 
 def refer(
@@ -658,7 +670,7 @@ def test_nothing_outside_the_packet_leaves_through_any_channel(
     svc = service(webhook(receiver), TELEGRAM, EMAIL)
     person_id, conversation_id = person(store)
     rid = new_referral_id()
-    outcome_only = packet(rid, contact=False)
+    outcome_only = packet(rid, contact=False, by="staff:42")
     r.referrals.create(
         person_id,
         conversation_id,
@@ -698,8 +710,8 @@ def test_nothing_outside_the_packet_leaves_through_any_channel(
     [attachment] = list(box.messages[0].iter_attachments())
     assert json.loads(attachment.get_content()) == referral_body
     telegram_text = telegram.calls[0].params["text"]
-    for value in outcome_only.values():
-        assert str(value) in telegram_text
+    shown = telegram_text[telegram_text.index("<pre>") + 5 : telegram_text.index("</pre>")]
+    assert json.loads(html.unescape(shown)) == referral_body
     assert events(store, rid)[:2] == ["referral_created", "referral_override"]
     referral = r.referrals.get(rid)
     assert referral is not None and referral.consent_by == "staff:42"

@@ -256,6 +256,10 @@ class ReferralRow(Base):
     answer_by: Mapped[datetime] = mapped_column(UTCDateTime)
     partner_reason: Mapped[str | None] = mapped_column(String(500))  # never shown to the person
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the person and staff were last told about it (bot.domain.referral.News), so that
+    # each change is told once, when the person next writes and in the staff topic.
+    person_told: Mapped[str | None] = mapped_column(String(16))
+    staff_told: Mapped[str | None] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,11 +20,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, Table, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
+from bot.adapters.crypto import Cipher
 from bot.adapters.db.models import OutboxRow
 from bot.adapters.db.store import REFERRALS, SqlStore, _translate_errors, append_event
+from bot.adapters.packet_schema import check_packet
 from bot.domain.directory import ChannelType, Service
 from bot.domain.referral_lifecycle import (
     DELIVERABLE,
+    NewReferral,
     OutboxItem,
     OutboxKind,
     OutboxStatus,
@@ -93,6 +96,8 @@ def _referral(row: Any) -> Referral:
         created_at=row.created_at,
         updated_at=row.updated_at,
         overdue_at=row.overdue_at,
+        person_told=row.person_told,
+        staff_told=row.staff_told,
     )
 
 
@@ -116,6 +121,196 @@ def _item(row: Any) -> OutboxItem:
 
 
 _REFERRAL_COLUMNS = [c for c in REFERRALS.c if c.name != "packet_enc"]
+
+
+def lock_referral(conn: Connection, referral_id: str) -> Row[Any] | None:
+    # FOR UPDATE on PostgreSQL (SQLite already holds the write lock): the status read
+    # here is the one the update replaces.
+    query = select(*_REFERRAL_COLUMNS).where(_rc.id == referral_id).with_for_update()
+    return conn.execute(query).first()
+
+
+def queue_message(
+    conn: Connection,
+    referral_id: str,
+    channel: ChannelType,
+    target: str,
+    secret_env: str | None,
+    kind: OutboxKind,
+    n: int,
+    now: datetime,
+    deadline: timedelta,
+) -> None:
+    conn.execute(
+        insert(OUTBOX).values(
+            referral_id=referral_id,
+            channel=channel.value,
+            target=target,
+            secret_env=secret_env,
+            kind=kind.value,
+            # Stable per referral, message and channel: the partner drops repeats by it.
+            idempotency_key=f"{referral_id}.{kind.value}.{n}",
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            deadline_at=now + deadline,
+            last_error=None,
+            locked_by=None,
+            locked_until=None,
+            created_at=now,
+            delivered_at=None,
+        )
+    )
+
+
+def insert_referral(
+    conn: Connection, cipher: Cipher, new: NewReferral, now: datetime, deadline: timedelta
+) -> str:
+    """Record a consented referral and queue it on every deliverable channel of the service,
+    on the caller's transaction. The packet is checked against the published schema first."""
+    if not _CONSENT_BY.fullmatch(new.consent_by):
+        raise ValueError('consent_by must be "person" or "staff:<id>"')
+    reason = _clean(new.override_reason, _REASON_MAX)
+    if new.consent_by != "person" and reason is None:
+        raise ValueError("a staff override of consent needs a reason")
+    if new.answer_within <= timedelta(0) or new.attempt < 1:
+        raise ValueError("answer_within must be positive and attempt at least 1")
+    rid = new.referral_id
+    if not _ID.fullmatch(rid):
+        raise ValueError("referral_id must be 32 lower-case hex digits (new_referral_id())")
+    if new.packet.get("referral_id", rid) != rid:
+        raise ValueError("the packet's referral_id is not the referral's id")
+    check_packet(new.packet)
+    body = json.dumps(new.packet, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    service = new.service
+    channels = [c for c in service.referral_channels if c.type in DELIVERABLE]
+    conn.execute(
+        insert(REFERRALS).values(
+            id=rid,
+            person_id=new.person_id,
+            conversation_id=new.conversation_id,
+            service_id=service.id,
+            status=ReferralStatus.IN_PROGRESS.value,
+            scope=new.scope.value,
+            packet_enc=cipher.encrypt(body),
+            consent_at=now,
+            consent_by=new.consent_by,
+            override_reason=reason,
+            answer_by=now + new.answer_within,
+            partner_reason=None,
+            overdue_at=None,
+            attempt=new.attempt,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for n, channel in enumerate(channels):
+        queue_message(
+            conn,
+            rid,
+            channel.type,
+            channel.target,
+            channel.secret_env,
+            OutboxKind.REFERRAL,
+            n,
+            now,
+            deadline,
+        )
+    data: dict[str, EventValue] = {
+        "referral": rid,
+        "service": service.id,
+        "scope": new.scope.value,
+        "attempt": new.attempt,
+        "channels": len(channels),
+    }
+    conversation_id, person_id = new.conversation_id, new.person_id
+    append_event(conn, conversation_id, person_id, "referral_created", new.consent_by, now, data)
+    if new.consent_by != "person":
+        append_event(
+            conn,
+            conversation_id,
+            person_id,
+            "referral_override",
+            new.consent_by,
+            now,
+            {"referral": rid, "service": service.id},
+        )
+    return rid
+
+
+def revoke_referral(
+    conn: Connection, referral_id: str, now: datetime, by: str, deadline: timedelta
+) -> bool:
+    """Withdraw a referral on the caller's transaction (see ReferralStore.withdraw)."""
+    row = lock_referral(conn, referral_id)
+    if row is None or row.status == ReferralStatus.REVOKED.value:
+        return False
+    rows = conn.execute(
+        select(OUTBOX)
+        .where(_oc.referral_id == referral_id, _oc.kind == OutboxKind.REFERRAL.value)
+        .order_by(_oc.id)
+    ).all()
+    conn.execute(
+        update(OUTBOX)
+        .where(_oc.referral_id == referral_id, _oc.status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.CANCELLED.value)
+    )
+    notified = 0
+    for n, out in enumerate(rows):
+        in_flight = out.locked_until is not None and out.locked_until > now
+        seen = out.status == OutboxStatus.DELIVERED.value or out.attempts > 0
+        if seen or in_flight:
+            queue_message(
+                conn,
+                referral_id,
+                ChannelType(out.channel),
+                out.target,
+                out.secret_env,
+                OutboxKind.WITHDRAWAL,
+                n,
+                now,
+                deadline,
+            )
+            notified += 1
+    conn.execute(
+        update(REFERRALS)
+        .where(_rc.id == referral_id)
+        .values(status=ReferralStatus.REVOKED.value, packet_enc=None, updated_at=now)
+    )
+    append_event(
+        conn,
+        row.conversation_id,
+        row.person_id,
+        "referral_revoked",
+        by,
+        now,
+        {"referral": referral_id, "notified": notified},
+    )
+    return True
+
+
+def referrals_of(conn: Connection, person_id: str) -> list[Referral]:
+    """The person's referrals, newest first (partner_reason is for staff only)."""
+    rows = conn.execute(
+        select(*_REFERRAL_COLUMNS)
+        .where(_rc.person_id == person_id)
+        .order_by(_rc.created_at.desc(), _rc.id)
+    ).all()
+    return [_referral(r) for r in rows]
+
+
+def decode_packet(cipher: Cipher, token: bytes | None) -> dict[str, Any] | None:
+    if token is None:
+        return None
+    value = json.loads(cipher.decrypt(token))
+    return value if isinstance(value, dict) else None
+
+
+def set_told(conn: Connection, referral_id: str, column: str, value: str) -> None:
+    """Record what the person ("person_told") or staff ("staff_told") were told."""
+    if column not in ("person_told", "staff_told"):
+        raise ValueError(column)
+    conn.execute(update(REFERRALS).where(_rc.id == referral_id).values({column: value[:16]}))
 
 
 class ReferralStore:
@@ -150,106 +345,20 @@ class ReferralStore:
         consent_by: "person", or "staff:<id>" for a supervisor's override, which needs a
         reason and is audited. referral_id: pass the id already written in the packet.
         """
-        scope = ReferralScope(scope)
-        if not _CONSENT_BY.fullmatch(consent_by):
-            raise ValueError('consent_by must be "person" or "staff:<id>"')
-        reason = _clean(override_reason, _REASON_MAX)
-        if consent_by != "person" and reason is None:
-            raise ValueError("a staff override of consent needs a reason")
-        if answer_within <= timedelta(0) or attempt < 1:
-            raise ValueError("answer_within must be positive and attempt at least 1")
-        rid = referral_id or new_referral_id()
-        if not _ID.fullmatch(rid):
-            raise ValueError("referral_id must be 32 lower-case hex digits (new_referral_id())")
-        if packet.get("referral_id", rid) != rid:
-            raise ValueError("the packet's referral_id is not the referral's id")
-        body = json.dumps(packet, ensure_ascii=False, sort_keys=True, allow_nan=False)
-        channels = [c for c in service.referral_channels if c.type in DELIVERABLE]
-        with self.store.transaction() as conn:
-            conn.execute(
-                insert(REFERRALS).values(
-                    id=rid,
-                    person_id=person_id,
-                    conversation_id=conversation_id,
-                    service_id=service.id,
-                    status=ReferralStatus.IN_PROGRESS.value,
-                    scope=scope.value,
-                    packet_enc=self._cipher.encrypt(body),
-                    consent_at=now,
-                    consent_by=consent_by,
-                    override_reason=reason,
-                    answer_by=now + answer_within,
-                    partner_reason=None,
-                    overdue_at=None,
-                    attempt=attempt,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            for n, channel in enumerate(channels):
-                self._queue(
-                    conn,
-                    rid,
-                    channel.type,
-                    channel.target,
-                    channel.secret_env,
-                    OutboxKind.REFERRAL,
-                    n,
-                    now,
-                )
-            data: dict[str, EventValue] = {
-                "referral": rid,
-                "service": service.id,
-                "scope": scope.value,
-                "attempt": attempt,
-                "channels": len(channels),
-            }
-            append_event(
-                conn, conversation_id, person_id, "referral_created", consent_by, now, data
-            )
-            if consent_by != "person":
-                append_event(
-                    conn,
-                    conversation_id,
-                    person_id,
-                    "referral_override",
-                    consent_by,
-                    now,
-                    {"referral": rid, "service": service.id},
-                )
-        return rid
-
-    def _queue(
-        self,
-        conn: Connection,
-        referral_id: str,
-        channel: ChannelType,
-        target: str,
-        secret_env: str | None,
-        kind: OutboxKind,
-        n: int,
-        now: datetime,
-    ) -> None:
-        conn.execute(
-            insert(OUTBOX).values(
-                referral_id=referral_id,
-                channel=channel.value,
-                target=target,
-                secret_env=secret_env,
-                kind=kind.value,
-                # Stable per referral, message and channel: the partner drops repeats by it.
-                idempotency_key=f"{referral_id}.{kind.value}.{n}",
-                status=OutboxStatus.PENDING.value,
-                attempts=0,
-                next_attempt_at=now,
-                deadline_at=now + self.delivery_deadline,
-                last_error=None,
-                locked_by=None,
-                locked_until=None,
-                created_at=now,
-                delivered_at=None,
-            )
+        new = NewReferral(
+            referral_id=referral_id or str(packet.get("referral_id") or new_referral_id()),
+            person_id=person_id,
+            conversation_id=conversation_id,
+            service=service,
+            packet=packet,
+            scope=ReferralScope(scope),
+            consent_by=consent_by,
+            answer_within=answer_within,
+            attempt=attempt,
+            override_reason=override_reason,
         )
+        with self.store.transaction() as conn:
+            return insert_referral(conn, self._cipher, new, now, self.delivery_deadline)
 
     @_translate_errors
     def withdraw(self, referral_id: str, now: datetime, by: str = "person") -> bool:
@@ -257,51 +366,7 @@ class ReferralStore:
         each channel that may have received it (delivered, tried, or being sent right now),
         and drop the stored packet. False if unknown or already revoked."""
         with self.store.transaction() as conn:
-            row = self._lock(conn, referral_id)
-            if row is None or row.status == ReferralStatus.REVOKED.value:
-                return False
-            rows = conn.execute(
-                select(OUTBOX)
-                .where(_oc.referral_id == referral_id, _oc.kind == OutboxKind.REFERRAL.value)
-                .order_by(_oc.id)
-            ).all()
-            conn.execute(
-                update(OUTBOX)
-                .where(_oc.referral_id == referral_id, _oc.status == OutboxStatus.PENDING.value)
-                .values(status=OutboxStatus.CANCELLED.value)
-            )
-            notified = 0
-            for n, out in enumerate(rows):
-                in_flight = out.locked_until is not None and out.locked_until > now
-                seen = out.status == OutboxStatus.DELIVERED.value or out.attempts > 0
-                if seen or in_flight:
-                    channel = ChannelType(out.channel)
-                    self._queue(
-                        conn,
-                        referral_id,
-                        channel,
-                        out.target,
-                        out.secret_env,
-                        OutboxKind.WITHDRAWAL,
-                        n,
-                        now,
-                    )
-                    notified += 1
-            conn.execute(
-                update(REFERRALS)
-                .where(_rc.id == referral_id)
-                .values(status=ReferralStatus.REVOKED.value, packet_enc=None, updated_at=now)
-            )
-            append_event(
-                conn,
-                row.conversation_id,
-                row.person_id,
-                "referral_revoked",
-                by,
-                now,
-                {"referral": referral_id, "notified": notified},
-            )
-        return True
+            return revoke_referral(conn, referral_id, now, by, self.delivery_deadline)
 
     @_translate_errors
     def set_status(
@@ -318,7 +383,7 @@ class ReferralStore:
         partner's reason is kept for staff. Returns whether the row changed."""
         status = ReferralStatus(status)
         with self.store.transaction() as conn:
-            row = self._lock(conn, referral_id)
+            row = lock_referral(conn, referral_id)
             if row is None or (expect is not None and row.status not in expect):
                 return False
             values: dict[str, Any] = {"status": status.value, "updated_at": now}
@@ -336,12 +401,6 @@ class ReferralStore:
             )
         return True
 
-    def _lock(self, conn: Connection, referral_id: str) -> Row[Any] | None:
-        # FOR UPDATE on PostgreSQL (SQLite already holds the write lock): the status read
-        # here is the one the update replaces.
-        query = select(*_REFERRAL_COLUMNS).where(_rc.id == referral_id).with_for_update()
-        return conn.execute(query).first()
-
     # -- reading -------------------------------------------------------------------------
     @_translate_errors
     def get(self, referral_id: str) -> Referral | None:
@@ -353,12 +412,7 @@ class ReferralStore:
     def list_for_person(self, person_id: str) -> list[Referral]:
         """The person's referrals, newest first (partner_reason is for staff only)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*_REFERRAL_COLUMNS)
-                .where(_rc.person_id == person_id)
-                .order_by(_rc.created_at.desc(), _rc.id)
-            ).all()
-        return [_referral(r) for r in rows]
+            return referrals_of(conn, person_id)
 
     @_translate_errors
     def packet(self, referral_id: str) -> dict[str, Any] | None:
@@ -370,10 +424,7 @@ class ReferralStore:
         return self._decode(token)
 
     def _decode(self, token: bytes | None) -> dict[str, Any] | None:
-        if token is None:
-            return None
-        value = json.loads(self._cipher.decrypt(token))
-        return value if isinstance(value, dict) else None
+        return decode_packet(self._cipher, token)
 
     @_translate_errors
     def outbox(self, referral_id: str) -> list[OutboxItem]:
@@ -404,7 +455,7 @@ class ReferralStore:
     def mark_overdue(self, referral_id: str, now: datetime) -> bool:
         """Claim the overdue report (only one worker wins); unmark_overdue gives it back."""
         with self.store.transaction() as conn:
-            row = self._lock(conn, referral_id)
+            row = lock_referral(conn, referral_id)
             if (
                 row is None
                 or row.overdue_at is not None
