@@ -64,6 +64,8 @@ def build(settings: Settings, clock: Clock | None = None) -> App:
         org_name=settings.org_name,
         retention_days=settings.retention_days,
         default_language=settings.default_language,
+        referral_answer_hours=settings.referral_answer_hours,
+        delivery_deadline_hours=settings.delivery_deadline_hours,
     )
     detector = LanguageDetector()
     nlu = build_nlu(

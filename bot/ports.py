@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.engine import Answered
 from bot.domain.model import Assessment
+from bot.domain.referral_lifecycle import NewReferral, Referral
 
 EventValue = str | int | bool | None
 
@@ -100,6 +101,23 @@ class Unit(Protocol):
     def forget_person(self, now: datetime) -> None:
         """Delete the person and everything linked, keeping only anonymous daily counts."""
 
+    def referrals(self) -> list[Referral]:
+        """This person's referrals, newest first."""
+
+    def referral_packet(self, referral_id: str) -> dict[str, Any] | None:
+        """The packet of one of this person's referrals; None once withdrawn."""
+
+    def create_referral(self, new: NewReferral, now: datetime, delivery_deadline: timedelta) -> str:
+        """Record a consented referral and queue its delivery, in this transaction."""
+
+    def withdraw_referral(
+        self, referral_id: str, now: datetime, delivery_deadline: timedelta
+    ) -> bool:
+        """Withdraw one of this person's referrals (partners that may have it are told)."""
+
+    def set_person_told(self, referral_id: str, news: str) -> None:
+        """Remember that the person was told this news about the referral."""
+
 
 class Store(Protocol):
     def unit(self, channel: str, user_ref: str, now: datetime) -> AbstractContextManager[Unit]:
@@ -143,6 +161,15 @@ class Translator(Protocol):
         """Languages with a catalog: code -> the language's name in its own script."""
 
     def supports(self, language: str) -> bool: ...
+
+    def format(self, language: str, key: str, params: Mapping[str, str | int]) -> str:
+        """A message with its parameters filled in."""
+
+    def country_name(self, language: str, code: str) -> str:
+        """A country's name (ISO 3166-1 alpha-2) in the language."""
+
+    def language_name(self, language: str, code: str) -> str:
+        """A language's name (a locale code such as "my" or "zh_Hant") in the language."""
 
 
 # -- understanding free text (NLU) -------------------------------------------------------------

@@ -105,3 +105,88 @@ SCRIPTS: dict[str, dict[str, str]] = {
 for _name, _script in SCRIPTS.items():
     if _name != "insufficient_information":
         _script.setdefault("exit_not_free_to_quit", "yes")
+
+
+# -- a directory with partners that take referrals (the shipped one has only examples) -------
+
+PARTNER_A, PARTNER_B = "test_partner_a", "test_partner_b"
+_PARTNER = """\
+      - id: {id}
+        name: {name}
+        kind: ngo
+        phones:
+          - number: "{phone}"
+            languages: [th, en, my]
+        languages: [{languages}]
+        schedule:
+          open_24h: true
+        service_areas: [TH]
+        x_screening:
+          nationalities_served: []
+          outcomes_accepted: [likely_trafficking_forced_criminality, forced_labour]
+          countries_covered: []
+          referral_channels:
+{channels}
+          answer_within_hours: {hours}
+          last_verified: 2026-11-01
+          verified_source: test partner
+          example: false
+"""
+
+
+def partner_flows(
+    root: Path,
+    channels_a: list[dict[str, str]],
+    channels_b: list[dict[str, str]],
+    *,
+    hours_a: int = 48,
+) -> Path:
+    """A copy of flows/ where forced criminality and forced labour route first to partner A,
+    then to partner B (both verified, not examples, with the given referral channels)."""
+    import shutil
+
+    import yaml
+
+    flows = root / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+
+    def channels(items: list[dict[str, str]]) -> str:
+        text = yaml.safe_dump(items, default_flow_style=False, sort_keys=False)
+        return "\n".join(f"            {line}" for line in text.splitlines())
+
+    services = [
+        _PARTNER.format(
+            id=PARTNER_A,
+            name="Partner A",
+            phone="+66 2 000 0001",
+            languages="th, en",
+            channels=channels(channels_a),
+            hours=hours_a,
+        ),
+        _PARTNER.format(
+            id=PARTNER_B,
+            name="Partner B",
+            phone="+66 2 000 0002",
+            languages="my, en",
+            channels=channels(channels_b),
+            hours=48,
+        ),
+    ]
+    (flows / "directory" / "test_partners.yaml").write_text(
+        "organizations:\n  - id: test_partners_org\n    name: Test partners\n    services:\n"
+        + "".join(services),
+        encoding="utf-8",
+    )
+    routing = flows / "routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    for outcome in ("likely_trafficking_forced_criminality", "forced_labour"):
+        head = f"  {outcome}:\n"
+        assert head in text
+        text = text.replace(
+            head,
+            f"{head}    - priority: primary\n      why: route.why.trafficking_ngo_nrm\n"
+            f"      services: [{PARTNER_A}, {PARTNER_B}]\n",
+            1,
+        )
+    routing.write_text(text, encoding="utf-8")
+    return flows

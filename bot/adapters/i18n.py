@@ -77,6 +77,21 @@ class BabelTranslator:
             fallback = source.other if isinstance(source, Plural) else source
             return fallback.format_map(params)
 
+    def format(self, language: str, key: str, params: Mapping[str, str | int]) -> str:
+        return self.render(language, Text(key, params))
+
+    def country_name(self, language: str, code: str) -> str:
+        locale = self._locales.get(language) or self._locales.get(SOURCE_LANGUAGE)
+        return str(locale.territories.get(code, code)) if locale else code
+
+    def language_name(self, language: str, code: str) -> str:
+        locale = self._locales.get(language) or self._locales.get(SOURCE_LANGUAGE)
+        try:
+            name = Locale.parse(code).get_display_name(locale)
+        except (ValueError, UnknownLocaleError):
+            name = None
+        return name or code
+
     def reply_text(self, language: str, reply: Reply) -> str:
         return "\n".join(self.render(language, part) for part in reply.parts)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.domain.directory import Directory, Service
 from bot.domain.model import Assessment, Outcome, Profile
+from bot.domain.model import Referral as RouteOption
 from bot.domain.referral_lifecycle import DELIVERABLE, ReferralScope
 from bot.domain.routing import route
 
@@ -158,9 +159,10 @@ def referable_services(
     child: bool,
     verified_within_days: int,
     exclude: Collection[str] = (),
-) -> list[Service]:
-    """Services a referral can be sent to, in routing order: shown to the person (verified, not
-    an example), with a channel that takes referrals, not already tried for this person."""
+) -> list[tuple[Service, RouteOption]]:
+    """Services a referral can be sent to, in routing order, with why each was chosen: shown
+    to the person (verified, not an example), with a channel that takes referrals, and not
+    already tried for this person."""
     options = route(
         outcome,
         profile,
@@ -169,7 +171,7 @@ def referable_services(
         child=child,
         verified_within_days=verified_within_days,
     )
-    found: list[Service] = []
+    found: list[tuple[Service, RouteOption]] = []
     for option in options:
         service = directory.service(option.service_id)
         if (
@@ -178,7 +180,7 @@ def referable_services(
             and deliverable(service)
             and service.id not in exclude
         ):
-            found.append(service)
+            found.append((service, option))
     return found
 
 

@@ -95,6 +95,7 @@ _X_FIELDS = {
     "verified_source",
     "example",
 }
+_LOOPBACK = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
 _RULE_FIELDS = {"priority", "why", "when", "services", "select"}
 _WHEN_FIELDS = set(When.__dataclass_fields__)
 
@@ -575,8 +576,12 @@ class _Reader:
                     "PARTNER_WEBHOOK_SECRET, never the secret itself",
                 )
                 secret_env = None
-            if kind == ChannelType.WEBHOOK and not target.startswith("https://"):
-                self.add(where(item, "url"), f"{who}: a webhook url must start with https://")
+            if kind == ChannelType.WEBHOOK and not target.startswith(("https://", *_LOOPBACK)):
+                self.add(
+                    where(item, "url"),
+                    f"{who}: a webhook url must start with https:// (plain http only on this "
+                    "machine: http://127.0.0.1 or http://localhost)",
+                )
             found.append(ReferralChannel(type=kind, target=target.strip(), secret_env=secret_env))
         return tuple(found)
 

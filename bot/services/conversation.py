@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from bot.domain import engine
 from bot.domain.assessment import assess
@@ -45,6 +45,14 @@ from bot.services.messages import (
     Text,
     say,
 )
+from bot.services.referral_offers import (
+    CONSENT,
+    WITHDRAW,
+    Basis,
+    ReferralOffers,
+    ReferralOptions,
+)
+from bot.services.turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +73,8 @@ class ServiceOptions:
     retention_days: int = 90
     default_language: str = "en"
     verified_within_days: int = 365
-
-
-@dataclass(slots=True)
-class _Turn:
-    """What one message does: built up while handling, returned once committed."""
-
-    unit: Unit
-    msg: Inbound
-    now: datetime
-    language: str
-    conversation: ConversationRecord | None = None
-    replies: list[Reply] = field(default_factory=list)
-    quick_exit: bool = False
-    forgotten: bool = False
-    handover: str | None = None
-    relay: bool = False
-    understood: NluResult | None = None  # what free text meant (NLU), parsed before the lock
-    offer_languages: bool = False  # unsure which language: show the picker
-    unsupported_language: bool = False  # a language with no catalog: English, and say so
+    referral_answer_hours: float = 72.0  # a partner's time to answer, unless the directory says
+    delivery_deadline_hours: float = 24.0
 
 
 class ConversationService:
@@ -105,6 +96,15 @@ class ConversationService:
         self.nlu = nlu
         self.options = options or ServiceOptions()
         self.flow: Flow = data.flows[self.options.flow_id]
+        self.offers = ReferralOffers(
+            data,
+            translator,
+            ReferralOptions(
+                answer_within=timedelta(hours=self.options.referral_answer_hours),
+                delivery_deadline=timedelta(hours=self.options.delivery_deadline_hours),
+                verified_within_days=self.options.verified_within_days,
+            ),
+        )
 
     # -- entry point -----------------------------------------------------------------------
     def handle(self, msg: Inbound) -> Outbound:
@@ -117,9 +117,10 @@ class ConversationService:
         for _attempt in range(3):
             try:
                 with self.store.unit(msg.channel, msg.user_ref, now) as unit:
-                    turn = _Turn(unit=unit, msg=msg, now=now, language="", understood=understood)
+                    turn = Turn(unit=unit, msg=msg, now=now, language="", understood=understood)
                     self._choose_language(turn, detection)
                     self._dispatch(turn)
+                    self._news(turn)
                     self._language_notes(turn)
                 if turn.forgotten:
                     self.store.scrub()
@@ -133,7 +134,7 @@ class ConversationService:
         return Outbound(language=language, replies=(say("error.try_again"),))
 
     # -- routing of one message ------------------------------------------------------------
-    def _dispatch(self, turn: _Turn) -> None:
+    def _dispatch(self, turn: Turn) -> None:
         msg = turn.msg
         turn.conversation = turn.unit.active_conversation()
         conv = turn.conversation
@@ -171,7 +172,7 @@ class ConversationService:
             turn.replies.append(say("input.media"))
             self._ask_current(turn)
 
-    def _command(self, turn: _Turn, name: str) -> None:
+    def _command(self, turn: Turn, name: str) -> None:
         try:
             command = Command(name)
         except ValueError:
@@ -197,8 +198,12 @@ class ConversationService:
                 self._confirm_forget(turn)
             case Command.BACK:
                 self._back(turn)
+            case Command.REFERRALS:
+                self.offers.show(turn)
+                if turn.conversation is not None:
+                    self._ask_current(turn)
 
-    def _button(self, turn: _Turn, payload: str) -> None:
+    def _button(self, turn: Turn, payload: str) -> None:
         kind, _, rest = payload.partition(":")
         if kind == ANSWER:
             step_id, _, answer = rest.partition(":")
@@ -211,6 +216,12 @@ class ConversationService:
             self._event(turn, "language_chosen", {"language": rest})
             turn.replies.append(say("language.changed"))
             self._ask_current(turn)
+        elif kind == CONSENT and self.offers.answer(turn, rest):
+            self._ask_current(turn)
+        elif kind == WITHDRAW:
+            self.offers.withdraw(turn, rest)
+            if turn.conversation is not None:
+                self._ask_current(turn)
         elif (
             kind == FORGET
             and turn.conversation is not None
@@ -224,7 +235,7 @@ class ConversationService:
             self._ask_current(turn)
 
     # -- the interview -----------------------------------------------------------------------
-    def _begin(self, turn: _Turn) -> None:
+    def _begin(self, turn: Turn) -> None:
         conv = turn.conversation
         if conv is not None and not self._finished(conv):
             turn.replies.append(say("resume.welcome"))
@@ -237,13 +248,13 @@ class ConversationService:
             self._close(turn, "finished")
         self._new_conversation(turn)
 
-    def _new_conversation(self, turn: _Turn) -> None:
+    def _new_conversation(self, turn: Turn) -> None:
         progress = engine.start(self.flow, self.data.book)
         turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
         self._event(turn, "conversation_started", {"flow": self.flow.id})
         self._ask_current(turn)
 
-    def _answer(self, turn: _Turn, step_id: str, answer: str) -> None:
+    def _answer(self, turn: Turn, step_id: str, answer: str) -> None:
         conv = turn.conversation
         if conv is None or conv.step != step_id or self._finished(conv):
             self._event(turn, "stale_button")
@@ -272,7 +283,7 @@ class ConversationService:
         self._save(turn)
         self._arrive(turn)
 
-    def _arrive(self, turn: _Turn) -> None:
+    def _arrive(self, turn: Turn) -> None:
         """After moving: ask the next question, or carry out the end the interview reached."""
         conv = turn.conversation
         assert conv is not None
@@ -289,7 +300,7 @@ class ConversationService:
         if step.action is EndAction.HANDOVER:
             self._mark_needs_person(turn, reason=step.id)
 
-    def _conclude(self, turn: _Turn, step: Step) -> None:
+    def _conclude(self, turn: Turn, step: Step) -> None:
         conv = turn.conversation
         assert conv is not None
         values = engine.indicator_values(self.flow, self.data.book, conv.answers)
@@ -300,7 +311,8 @@ class ConversationService:
             return  # "something else" or the person asked: a person takes it from here
         if result.needs_person and step.action is not EndAction.HANDOVER:  # _arrive marks it
             self._mark_needs_person(turn, reason=result.outcome.value)
-        if conv.state.get("safe_mode") and result.outcome is not Outcome.IMMEDIATE_DANGER:
+        safe_mode = bool(conv.state.get("safe_mode"))
+        if safe_mode and result.outcome is not Outcome.IMMEDIATE_DANGER:
             turn.replies.append(say("outcome.safe_mode"))
         elif step.action is EndAction.ASSESS:
             turn.replies.append(
@@ -309,8 +321,10 @@ class ConversationService:
             if result.outcome is Outcome.SCAM_FRAUD_VICTIM or "fraud_victim_too" in result.flags:
                 turn.replies.append(Reply(parts=(Text("fraud.first_steps"),), protect=True))
         self._referrals(turn, result)
+        if step.action is EndAction.ASSESS and not safe_mode:
+            self.offers.after_outcome(turn, Basis(result, self._profile(turn)))
 
-    def _advice(self, turn: _Turn) -> None:
+    def _advice(self, turn: Turn) -> None:
         conv = turn.conversation
         assert conv is not None
         count = engine.signals_answered_yes(self.flow, conv.answers)
@@ -323,14 +337,8 @@ class ConversationService:
             turn, assess(self.data.book, values), outcome=Outcome.INSUFFICIENT_INFORMATION
         )
 
-    def _referrals(self, turn: _Turn, result: Assessment, outcome: Outcome | None = None) -> None:
-        conv = turn.conversation
-        assert conv is not None
-        fields = engine.profile_values(self.flow, conv.answers)
-        country = fields.get("country") or _str(conv.state.get("country"))
-        profile = Profile(
-            nationality=fields.get("nationality"), country=country, language=turn.language
-        )
+    def _referrals(self, turn: Turn, result: Assessment, outcome: Outcome | None = None) -> None:
+        profile = self._profile(turn)
         options = route(
             outcome or result.outcome,
             profile,
@@ -350,8 +358,23 @@ class ConversationService:
             turn.replies.append(Reply(parts=(line, *reasons), protect=True))
         self._event(turn, "referrals_shown", {"services": ",".join(r.service_id for r in shown)})
 
+    def _profile(self, turn: Turn) -> Profile:
+        conv = turn.conversation
+        assert conv is not None
+        fields = engine.profile_values(self.flow, conv.answers)
+        country = fields.get("country") or _str(conv.state.get("country"))
+        return Profile(
+            nationality=fields.get("nationality"), country=country, language=turn.language
+        )
+
+    def _news(self, turn: Turn) -> None:
+        """What partners answered, told at the top of the reply (the bot never writes first)."""
+        if turn.quick_exit or turn.forgotten or turn.relay:
+            return
+        turn.replies[0:0] = self.offers.news(turn)
+
     # -- free input --------------------------------------------------------------------------
-    def _text(self, turn: _Turn) -> None:
+    def _text(self, turn: Turn) -> None:
         conv = turn.conversation
         assert conv is not None
         text = turn.msg.text.strip()
@@ -384,7 +407,7 @@ class ConversationService:
         language = detection.language if detection and detection.language else msg.language_hint
         return self.nlu.parse(msg.text, (language or "").split("-")[0].split("_")[0] or None)
 
-    def _act_on_meaning(self, turn: _Turn) -> bool:
+    def _act_on_meaning(self, turn: Turn) -> bool:
         """Act on typed text: danger goes straight to a person (with emergency numbers); a
         request for a person is one; a typed yes / no / don't know answers the question.
         Indicators found are only suggestions, kept for staff: the questions confirm them."""
@@ -432,7 +455,7 @@ class ConversationService:
             return True
         return False
 
-    def _keep_text(self, turn: _Turn, text: str, kind: str = "free_text") -> None:
+    def _keep_text(self, turn: Turn, text: str, kind: str = "free_text") -> None:
         conv = turn.conversation
         assert conv is not None
         if len(text) > MAX_TEXT:
@@ -441,7 +464,7 @@ class ConversationService:
         turn.unit.add_text(conv.id, kind, text, turn.now)
         self._event(turn, f"{kind}_received", {"step": conv.step, "length": len(text)})
 
-    def _match_option(self, turn: _Turn, step: Step, text: str) -> str | None:
+    def _match_option(self, turn: Turn, step: Step, text: str) -> str | None:
         wanted = text.casefold().strip(" .!?")
         for option in step.options:
             labels = {
@@ -453,7 +476,7 @@ class ConversationService:
                 return option.id
         return None
 
-    def _location(self, turn: _Turn) -> None:
+    def _location(self, turn: Turn) -> None:
         conv = turn.conversation
         assert conv is not None
         country = (turn.msg.country or "").upper()
@@ -473,7 +496,7 @@ class ConversationService:
         self._ask_current(turn)
 
     # -- commands ----------------------------------------------------------------------------
-    def _back(self, turn: _Turn) -> None:
+    def _back(self, turn: Turn) -> None:
         conv = turn.conversation
         previous = None
         if conv is not None:
@@ -490,17 +513,17 @@ class ConversationService:
         turn.replies.append(say("back.done"))
         self._ask_current(turn)
 
-    def _undo_pause(self, turn: _Turn) -> None:
+    def _undo_pause(self, turn: Turn) -> None:
         """The person comes back after "not now": ask the safety question again."""
         self._back(turn)
 
-    def _restart(self, turn: _Turn) -> None:
+    def _restart(self, turn: Turn) -> None:
         if turn.conversation is not None:
             self._close(turn, "restarted")
         turn.replies.append(say("restart.done"))
         self._new_conversation(turn)
 
-    def _ask_for_person(self, turn: _Turn) -> None:
+    def _ask_for_person(self, turn: Turn) -> None:
         if turn.conversation is None:
             progress = engine.start(self.flow, self.data.book)
             turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
@@ -508,7 +531,7 @@ class ConversationService:
         turn.replies.append(say("human.requested"))
         self._ask_current(turn)
 
-    def _mark_needs_person(self, turn: _Turn, reason: str) -> None:
+    def _mark_needs_person(self, turn: Turn, reason: str) -> None:
         conv = turn.conversation
         assert conv is not None
         if not conv.state.get("needs_person"):
@@ -517,7 +540,7 @@ class ConversationService:
         self._event(turn, "handover_requested", {"reason": reason})
         turn.handover = reason
 
-    def _relay(self, turn: _Turn) -> None:
+    def _relay(self, turn: Turn) -> None:
         """A member of staff owns the conversation: the bot keeps what was sent and is silent."""
         text = turn.msg.text.strip()
         if text:
@@ -527,12 +550,12 @@ class ConversationService:
         self._event(turn, "relayed_to_staff", {"kind": turn.msg.kind.value})
         turn.relay = True
 
-    def _quick_exit(self, turn: _Turn) -> None:
+    def _quick_exit(self, turn: Turn) -> None:
         turn.quick_exit = True
         turn.replies.clear()
         turn.replies.append(say("exit.done"))
 
-    def _confirm_forget(self, turn: _Turn) -> None:
+    def _confirm_forget(self, turn: Turn) -> None:
         if turn.conversation is None:
             progress = engine.start(self.flow, self.data.book)
             turn.conversation = turn.unit.start_conversation(self.flow.id, progress.step, turn.now)
@@ -548,7 +571,7 @@ class ConversationService:
             )
         )
 
-    def _forget_answer(self, turn: _Turn, confirmed: bool) -> None:
+    def _forget_answer(self, turn: Turn, confirmed: bool) -> None:
         conv = turn.conversation
         assert conv is not None
         conv.state.pop("pending", None)
@@ -570,7 +593,7 @@ class ConversationService:
         return Reply(parts=(Text("language.ask"),), choices=choices)
 
     # -- helpers -------------------------------------------------------------------------
-    def _ask_current(self, turn: _Turn) -> None:
+    def _ask_current(self, turn: Turn) -> None:
         conv = turn.conversation
         if conv is None:
             self._new_conversation(turn)
@@ -592,11 +615,10 @@ class ConversationService:
     def _finished(self, conv: ConversationRecord) -> bool:
         return self._step(conv).kind is StepKind.END
 
-    def _save(self, turn: _Turn) -> None:
-        assert turn.conversation is not None
-        turn.unit.save_conversation(turn.conversation, turn.now)
+    def _save(self, turn: Turn) -> None:
+        turn.save()
 
-    def _close(self, turn: _Turn, reason: str) -> None:
+    def _close(self, turn: Turn, reason: str) -> None:
         conv = turn.conversation
         assert conv is not None
         conv.status = ConversationStatus.CLOSED
@@ -605,13 +627,9 @@ class ConversationService:
         turn.conversation = None
 
     def _event(
-        self, turn: _Turn, kind: str, data: dict[str, str | int | bool | None] | None = None
+        self, turn: Turn, kind: str, data: dict[str, str | int | bool | None] | None = None
     ) -> None:
-        if turn.forgotten:
-            return
-        conv_id = turn.conversation.id if turn.conversation else None
-        turn.unit.add_event(conv_id, kind, turn.now, data)
-        log.info("event %s conversation=%s person=%s", kind, conv_id, turn.unit.person.id)
+        turn.event(kind, data)
 
     # -- language ------------------------------------------------------------------------
     def _detect(self, msg: Inbound) -> Detection | None:
@@ -619,7 +637,7 @@ class ConversationService:
             return None
         return self.detector.detect(msg.text, msg.language_hint)
 
-    def _choose_language(self, turn: _Turn, detection: Detection | None) -> None:
+    def _choose_language(self, turn: Turn, detection: Detection | None) -> None:
         """An explicit choice always wins; then a confident detection (which persists); then
         the language already in use; then Telegram's language_code; then the default."""
         person = turn.unit.person
@@ -662,7 +680,7 @@ class ConversationService:
             language = f"zh_{variant}"
         return language if self.translator.supports(language) else None
 
-    def _language_notes(self, turn: _Turn) -> None:
+    def _language_notes(self, turn: Turn) -> None:
         if turn.quick_exit or turn.forgotten:
             return
         if turn.unsupported_language:
@@ -672,7 +690,7 @@ class ConversationService:
         ):
             turn.replies.append(self._language_picker())
 
-    def _log_language(self, turn: _Turn, language: str) -> None:
+    def _log_language(self, turn: Turn, language: str) -> None:
         log.info("language %s detected for person=%s", language, turn.unit.person.id)
 
     def _supported(self, hint: str | None) -> str | None:
@@ -683,7 +701,7 @@ class ConversationService:
                 return candidate
         return None
 
-    def _outbound(self, turn: _Turn) -> Outbound:
+    def _outbound(self, turn: Turn) -> Outbound:
         conv = turn.conversation
         always: tuple[Choice, ...] = ()
         if conv is not None and not turn.quick_exit:
@@ -734,7 +752,7 @@ class ConversationService:
         in the person's language; with resume, the interview's current question follows."""
         now = self.clock.now()
         with self.store.unit(channel, user_ref, now) as unit:
-            turn = _Turn(
+            turn = Turn(
                 unit=unit, msg=Inbound(channel, user_ref, InboundKind.TEXT), now=now, language=""
             )
             turn.language = self._person_language(unit)
@@ -776,13 +794,18 @@ def _strs(value: object) -> list[str]:
 
 
 def _for_staff(msg: Inbound) -> bool:
-    """While staff own the conversation, everything goes to them but quick exit, forgetting and
-    the language: the person keeps control of their own chat and data."""
+    """While staff own the conversation, everything goes to them but quick exit, forgetting,
+    the language and referrals (consent, the list, taking one back): the person keeps control
+    of their own chat and data."""
     if msg.kind is InboundKind.COMMAND:
-        return msg.text.lstrip("/").split("@")[0].lower() not in ("exit", "forget", "language")
+        return msg.text.lstrip("/").split("@")[0].lower() not in _PERSON_COMMANDS
     if msg.kind is InboundKind.BUTTON:
-        return not msg.button.startswith((f"{FORGET}:", f"{LANGUAGE}:", f"{GLOBAL}:exit"))
+        return not msg.button.startswith(_PERSON_BUTTONS)
     return True
+
+
+_PERSON_COMMANDS = ("exit", "forget", "language", "referrals")
+_PERSON_BUTTONS = (f"{FORGET}:", f"{LANGUAGE}:", f"{GLOBAL}:exit", f"{CONSENT}:", f"{WITHDRAW}:")
 
 
 def _str(value: object) -> str | None:

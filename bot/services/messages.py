@@ -29,6 +29,7 @@ class Command(StrEnum):
     EXIT = "exit"
     FORGET = "forget"
     BACK = "back"
+    REFERRALS = "referrals"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Inbound:
     media: str = ""  # photo, voice, sticker, document, video, ...
     country: str | None = None  # for LOCATION: the country, looked up by the channel
     language_hint: str | None = None  # e.g. Telegram's language_code
+    handle: str | None = None  # a public handle (Telegram @username): shared only by consent
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,3 +22,7 @@ def count(engine: sa.Engine, sql: str, **params: object) -> int:
     """One integer from a SQL query, e.g. count(engine, "SELECT count(*) FROM people")."""
     with engine.connect() as conn:
         return int(conn.execute(sa.text(sql), params).scalar_one())
+
+
+# Partners for referral tests (webhook receiver, SMTP server), as fixtures for every module.
+from tests.integration.partners import mailbox, receiver  # noqa: E402, F401

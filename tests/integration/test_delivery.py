@@ -7,32 +7,24 @@ partner API (FastAPI). Time for the database is a settable clock; signatures use
 
 from __future__ import annotations
 
-import email
-import email.policy
-import hashlib
 import html
-import hmac
 import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from aiosmtpd.controller import Controller
 
 from bot.adapters.crypto import Cipher
 from bot.adapters.db.engine import make_engine
@@ -66,11 +58,18 @@ from bot.services.partner_answers import AnswerResult, PartnerAnswers
 from tests.conftest import require_postgres
 from tests.fakes.partner_receiver import PartnerReceiver
 from tests.fakes.telegram_server import FakeTelegram
+from tests.integration.partners import (
+    SECRET,
+    SECRET_ENV,
+    Clock,
+    Mailbox,
+    Served,
+    free_port,
+    sign,
+)
 from tests.support import ROOT, TEST_DATA_KEYS, TEST_LOOKUP_KEY, bot_env, database_url
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-SECRET_ENV = "PARTNER_NGO_WEBHOOK_SECRET"
-SECRET = "partner-shared-secret-for-tests-0123456789"
 PARTNER_CHAT = -1001234567890
 PARTNER_MAIL = "intake@partner.example"
 # What the person typed and their channel id: stored elsewhere in the database, never sent.
@@ -80,53 +79,6 @@ CONTACT = "@consented_handle"
 
 
 # -- small real components -------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
-
-
-@dataclass
-class Mailbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.raw.append(bytes(envelope.original_content or envelope.content))
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[PartnerReceiver]:
-    partner = PartnerReceiver(SECRET).start()
-    yield partner
-    partner.stop()
 
 
 @pytest.fixture
@@ -177,7 +129,11 @@ def packet(rid: str, *, contact: bool = True, by: str = "person") -> dict[str, A
         assessment=Assessment(
             outcome=Outcome.LIKELY_TRAFFICKING_FORCED_CRIMINALITY,
             rule="R2",
-            supporting=("rec_job_nature_deception", "dur_illicit_activity", "exit_not_free_to_quit"),
+            supporting=(
+                "rec_job_nature_deception",
+                "dur_illicit_activity",
+                "exit_not_free_to_quit",
+            ),
             flags=("non_punishment_relevant",),
             preliminary=Outcome.LIKELY_TRAFFICKING_FORCED_CRIMINALITY,
             needs_person=False,
@@ -281,40 +237,6 @@ def events(store: SqlStore, rid: str) -> list[str]:
         if data.get("referral") == rid:
             out.append(kind)
     return out
-
-
-class Served:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a thread: real HTTP, as partners see it."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> httpx.Client:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", trust_env=False)
-        return self.client
-
-    def __exit__(self, *_exc: object) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def sign(body: bytes, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Referral-Timestamp": stamp,
-        "X-Referral-Signature": f"sha256={mac}",
-        "Content-Type": "application/json",
-    }
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -789,7 +711,7 @@ def test_two_workers_on_postgres_never_deliver_a_row_twice(pg_store: SqlStore) -
 
 
 def test_partner_api_command_serves_on_loopback(migrated_url: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **bot_env(migrated_url, tmp_path),

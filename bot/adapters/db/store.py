@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -48,6 +48,7 @@ from bot.adapters.db.models import (
 )
 from bot.domain.engine import Answered
 from bot.domain.model import Assessment
+from bot.domain.referral_lifecycle import NewReferral, Referral
 from bot.ports import (
     ConversationRecord,
     ConversationStatus,
@@ -353,6 +354,45 @@ class SqlUnit:
         self._conn.execute(_DELETE_PERSON, {"b_person": self.person.id})
         self._count("forgotten", now)
         log.info("forgot person %s", self.person.id)
+
+    # -- referrals, inside the person's transaction (SQL in bot.adapters.db.referrals) ------
+    def referrals(self) -> list[Referral]:
+        from bot.adapters.db.referrals import referrals_of
+
+        return referrals_of(self._conn, self.person.id)
+
+    def referral_packet(self, referral_id: str) -> dict[str, Any] | None:
+        from bot.adapters.db.referrals import decode_packet
+
+        token = self._conn.execute(
+            select(REFERRALS.c.packet_enc).where(
+                REFERRALS.c.id == referral_id, REFERRALS.c.person_id == self.person.id
+            )
+        ).scalar_one_or_none()
+        return decode_packet(self._cipher, token)
+
+    @_translate_errors
+    def create_referral(self, new: NewReferral, now: datetime, delivery_deadline: timedelta) -> str:
+        from bot.adapters.db.referrals import insert_referral
+
+        if new.person_id != self.person.id:
+            raise ValueError("a referral is created in its own person's transaction")
+        return insert_referral(self._conn, self._cipher, new, now, delivery_deadline)
+
+    @_translate_errors
+    def withdraw_referral(
+        self, referral_id: str, now: datetime, delivery_deadline: timedelta
+    ) -> bool:
+        from bot.adapters.db.referrals import revoke_referral
+
+        if referral_id not in {r.id for r in self.referrals()}:
+            return False  # not this person's
+        return revoke_referral(self._conn, referral_id, now, "person", delivery_deadline)
+
+    def set_person_told(self, referral_id: str, news: str) -> None:
+        from bot.adapters.db.referrals import set_told
+
+        set_told(self._conn, referral_id, "person_told", news)
 
     def _count(self, metric: str, now: datetime) -> None:
         day = now.astimezone(UTC).date()  # counts are per UTC day

@@ -227,6 +227,8 @@ class TelegramChannel:
             "channel": CHANNEL,
             "user_ref": str(chat.id),
             "language_hint": user.language_code if user else None,
+            # Only ever shared with a partner when the person chooses "with my username".
+            "handle": f"@{user.username}" if user and user.username else None,
         }
         query = update.callback_query
         if query is not None:
