@@ -96,7 +96,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_telegram(args: argparse.Namespace) -> int:
     from bot.adapters.telegram.app import TelegramChannel, run
-    from bot.bootstrap import start_retention_job
+    from bot.bootstrap import build_delivery, start_delivery_worker, start_retention_job
     from bot.config import staff_settings, telegram_settings
 
     args.log_to_file = False
@@ -104,7 +104,17 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     settings = telegram_settings(app.settings)
     staff = staff_settings(app.settings)
     start_retention_job(app)
-    run(TelegramChannel(app.service, app.store, app.translator, staff=staff), settings)
+    # Referrals are delivered from this process too (more workers: python -m bot deliver).
+    delivery = build_delivery(app.settings, app.clock, store=app.store)
+    stop = start_delivery_worker(delivery)
+    try:
+        channel = TelegramChannel(
+            app.service, app.store, app.translator, staff=staff, partners=delivery.answers
+        )
+        run(channel, settings)
+    finally:
+        stop.set()
+        delivery.worker.close()
     return 0
 
 

@@ -166,12 +166,16 @@ def build_delivery(
     secrets: Callable[[str], str | None] | None = None,
     alert: StaffAlert | None = None,
     on_rejected_or_overdue: FallbackHook | None = None,
+    store: SqlStore | None = None,
 ) -> DeliveryApp:
-    """Open and migrate the database and wire the worker and the partners' answers. The hooks
-    default to WARNING logs until the staff desk and the fallback proposal are wired."""
-    url = settings.sqlalchemy_url
-    upgrade_database(url)
-    store = SqlStore(make_engine(url), Cipher(settings.keys()), settings.lookup_secret())
+    """Wire the worker and the partners' answers (on `store`, or a newly opened and migrated
+    database). What partners answered reaches staff and the person through the referrals'
+    news (the staff desk polls it; the person hears it when they next write); the hooks only
+    log."""
+    if store is None:
+        url = settings.sqlalchemy_url
+        upgrade_database(url)
+        store = SqlStore(make_engine(url), Cipher(settings.keys()), settings.lookup_secret())
     clock = clock or SystemClock()
     referrals = ReferralStore(
         store, delivery_deadline=timedelta(hours=settings.delivery_deadline_hours)
@@ -186,6 +190,13 @@ def build_delivery(
         answers=answers,
     )
     return DeliveryApp(settings, store, referrals, answers, worker)
+
+
+def start_delivery_worker(delivery: DeliveryApp) -> threading.Event:
+    """The delivery worker in a daemon thread of this process; set the event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=delivery.worker.run, args=(stop,), name="delivery", daemon=True).start()
+    return stop
 
 
 def build_partner_api(

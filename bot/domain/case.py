@@ -41,7 +41,9 @@ NEEDS = {
     "release": Role.AGENT,
     "close": Role.AGENT,
     "open": Role.AGENT,
+    "refer": Role.AGENT,  # ask the person's consent to a referral
     "reassign": Role.SUPERVISOR,
+    "override": Role.SUPERVISOR,  # record a referral without the person's answer, with a reason
     "role": Role.ADMIN,
 }
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import engine
 from bot.domain.assessment import assess
 from bot.domain.case import BOT, owned_by_staff
 from bot.domain.flow import EndAction, Flow, Step, StepKind
 from bot.domain.model import Assessment, Outcome, Profile
+from bot.domain.referral import deliverable
+from bot.domain.referral_lifecycle import ReferralScope
 from bot.domain.routing import route
 from bot.flowdata.load import FlowData
 from bot.ports import (
@@ -752,11 +754,7 @@ class ConversationService:
         in the person's language; with resume, the interview's current question follows."""
         now = self.clock.now()
         with self.store.unit(channel, user_ref, now) as unit:
-            turn = Turn(
-                unit=unit, msg=Inbound(channel, user_ref, InboundKind.TEXT), now=now, language=""
-            )
-            turn.language = self._person_language(unit)
-            turn.conversation = unit.active_conversation()
+            turn = self._staff_turn(unit, channel, user_ref, now)
             if emergency_numbers and turn.conversation is not None:
                 turn.replies.append(Reply(parts=(Text(key),), protect=True))
                 values = engine.indicator_values(
@@ -771,6 +769,63 @@ class ConversationService:
                 self._ask_current(turn)
             self._event(turn, "notice_sent", {"key": key})
             return self._outbound(turn)
+
+    def offer_referral(
+        self, channel: str, user_ref: str, service_id: str, actor: str
+    ) -> Outbound | None:
+        """Staff propose a service that routing allows for this person: the person is asked
+        for consent like any offer. None when there is no conversation or no such service."""
+        now = self.clock.now()
+        with self.store.unit(channel, user_ref, now) as unit:
+            turn = self._staff_turn(unit, channel, user_ref, now)
+            if turn.conversation is None:
+                return None
+            attempt = len(unit.referrals()) + 1
+            if not self.offers.offer(turn, self._basis(turn), attempt, service_id=service_id):
+                return None
+            unit.add_event(
+                turn.conversation.id, "referral_proposed", now, {"service": service_id}, actor
+            )
+            return self._outbound(turn)
+
+    def override_referral(
+        self, channel: str, user_ref: str, service_id: str, staff_id: int, reason: str
+    ) -> str | None:
+        """A supervisor records a referral without the person's answer (e.g. they are in
+        danger and cannot reply). Outcome only; needs a reason; audited. Returns its id."""
+        service = self.data.directory.service(service_id)
+        if service is None or not deliverable(service) or not reason.strip():
+            return None
+        now = self.clock.now()
+        with self.store.unit(channel, user_ref, now) as unit:
+            turn = self._staff_turn(unit, channel, user_ref, now)
+            if turn.conversation is None:
+                return None
+            attempt = len(unit.referrals()) + 1
+            return self.offers.refer(
+                turn,
+                service,
+                self._basis(turn),
+                ReferralScope.OUTCOME_ONLY,
+                None,
+                attempt,
+                f"staff:{staff_id}",
+                override_reason=reason,
+            )
+
+    def _staff_turn(self, unit: Unit, channel: str, user_ref: str, now: datetime) -> Turn:
+        turn = Turn(
+            unit=unit, msg=Inbound(channel, user_ref, InboundKind.TEXT), now=now, language=""
+        )
+        turn.language = self._person_language(unit)
+        turn.conversation = unit.active_conversation()
+        return turn
+
+    def _basis(self, turn: Turn) -> Basis:
+        conv = turn.conversation
+        assert conv is not None
+        values = engine.indicator_values(self.flow, self.data.book, conv.answers)
+        return Basis(assess(self.data.book, values), self._profile(turn))
 
     def _person_language(self, unit: Unit) -> str:
         language = unit.person.language

@@ -3,7 +3,8 @@
 Answers come from the signed callback endpoint (bot.adapters.web.partner_api) or from the
 buttons in a partner's Telegram chat. They are idempotent: the same answer twice changes
 nothing. A rejection, and a referral left unanswered past its answer_by, call
-`on_rejected_or_overdue(referral)`, wired by the lead to "propose the next service".
+`on_rejected_or_overdue(referral)` (by default a log line: the next service is proposed from
+the referral's news, by the staff desk and to the person when they next write).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ class Answered:
 
 
 def _log_hook(referral: Referral) -> None:
-    log.warning(
-        "referral %s (%s) is %s: nobody proposes the next service yet (no hook wired)",
+    """The news itself is in the database: the staff desk posts it with the next matching
+    service, and the person is offered that service when they next write."""
+    log.info(
+        "referral %s (%s) is %s: the next service will be proposed",
         referral.id,
         referral.service_id,
         "overdue" if referral.status is ReferralStatus.IN_PROGRESS else referral.status.value,

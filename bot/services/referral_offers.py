@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.db.referrals import new_referral_id
@@ -132,7 +132,7 @@ class ReferralOffers:
         if conv is None:
             return False
         tried = {r.service_id for r in turn.unit.referrals()} | set(_declined(conv.state))
-        candidates = self._candidates(turn, basis, () if service_id else tried)
+        candidates = self.candidates(turn.now, basis, () if service_id else tried)
         if service_id is not None:
             candidates = [c for c in candidates if c[0].id == service_id]
         if not candidates:
@@ -166,13 +166,14 @@ class ReferralOffers:
         turn.event("referral_offered", {"service": service.id, "attempt": attempt})
         return True
 
-    def _candidates(
-        self, turn: Turn, basis: Basis, exclude: Collection[str]
+    def candidates(
+        self, now: datetime, basis: Basis, exclude: Collection[str]
     ) -> list[tuple[Service, RouteOption]]:
+        """Services a referral could go to now, in routing order, leaving out `exclude`."""
         return referable_services(
             basis.assessment.outcome,
             basis.profile,
-            turn.now,
+            now,
             self.data.directory,
             child="child" in basis.assessment.flags,
             verified_within_days=self.options.verified_within_days,

@@ -9,12 +9,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.adapters.telegram.app import TelegramChannel, quiet_libraries
 from bot.adapters.telegram.settings import TelegramSettings
 from bot.adapters.telegram.staff_settings import StaffSettings
-from bot.bootstrap import build
+from bot.bootstrap import build, build_delivery
 from tests.e2e.conftest import FixedClock, make_settings
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -30,12 +31,26 @@ class InProcessBot:
         staff: StaffSettings,
         *,
         max_rate: float = 1000.0,
+        flows: Path | None = None,
     ) -> None:
         quiet_libraries()
         self.clock = FixedClock()
-        self.app = build(make_settings(db_url, folder), clock=self.clock)
+        settings = make_settings(db_url, folder).model_copy(
+            update={
+                "telegram_token": SecretStr(fake.token),
+                "telegram_api_base_url": fake.base_url,
+                **({"flows_dir": flows} if flows else {}),
+            }
+        )
+        self.app = build(settings, clock=self.clock)
+        # The delivery worker is not started: tests run its passes (delivery.worker.run_once).
+        self.delivery = build_delivery(settings, self.clock, store=self.app.store)
         self.channel = TelegramChannel(
-            self.app.service, self.app.store, self.app.translator, staff=staff
+            self.app.service,
+            self.app.store,
+            self.app.translator,
+            staff=staff,
+            partners=self.delivery.answers,
         )
         self.application = self.channel.build(
             TelegramSettings(token=fake.token, base_url=fake.base_url, max_rate=max_rate)
@@ -70,4 +85,5 @@ class InProcessBot:
         self.call(self._stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.delivery.worker.close()
         self.app.store.engine.dispose()

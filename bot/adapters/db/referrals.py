@@ -34,6 +34,7 @@ from bot.domain.referral_lifecycle import (
     Referral,
     ReferralScope,
     ReferralStatus,
+    news_for_staff,
 )
 from bot.ports import EventValue
 
@@ -478,6 +479,32 @@ class ReferralStore:
     def unmark_overdue(self, referral_id: str) -> None:
         with self.store.transaction() as conn:
             conn.execute(update(REFERRALS).where(_rc.id == referral_id).values(overdue_at=None))
+
+    # -- what staff have not been told yet -------------------------------------------------
+    @_translate_errors
+    def staff_news(self, limit: int = 50) -> list[tuple[Referral, str]]:
+        """Referrals with a change staff have not seen (news_for_staff), oldest change first."""
+        answered = _rc.status != ReferralStatus.IN_PROGRESS.value
+        overdue = and_(_rc.overdue_at.is_not(None), _rc.staff_told.is_distinct_from("overdue"))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*_REFERRAL_COLUMNS)
+                .where(or_(and_(answered, _rc.staff_told.is_distinct_from(_rc.status)), overdue))
+                .order_by(_rc.updated_at, _rc.id)
+                .limit(limit)
+            ).all()
+        found = []
+        for row in rows:
+            referral = _referral(row)
+            news = news_for_staff(referral)
+            if news is not None:
+                found.append((referral, news))
+        return found
+
+    @_translate_errors
+    def set_staff_told(self, referral_id: str, news: str) -> None:
+        with self.store.transaction() as conn:
+            set_told(conn, referral_id, "staff_told", news)
 
     # -- the worker's side -----------------------------------------------------------------
     @_translate_errors

@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot.adapters.db.cases import CaseStore
+from bot.adapters.db.referrals import ReferralStore
 from bot.adapters.db.store import SqlStore
 from bot.adapters.geo import CountryLookup
 from bot.adapters.i18n import BabelTranslator
@@ -38,8 +39,10 @@ from bot.adapters.telegram.settings import TelegramSettings
 from bot.adapters.telegram.staff import StaffDesk
 from bot.adapters.telegram.staff_settings import StaffSettings
 from bot.domain.case import owned_by_staff
+from bot.domain.directory import ChannelType
 from bot.services.conversation import ConversationService
 from bot.services.messages import Command, Inbound, InboundKind, Outbound, Text
+from bot.services.partner_answers import PartnerAnswers
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -89,15 +92,27 @@ class TelegramChannel:
         translator: BabelTranslator,
         countries: CountryLookup | None = None,
         staff: StaffSettings | None = None,
+        partners: PartnerAnswers | None = None,
     ) -> None:
         self.service = service
+        self.partners = partners
+        # Partners' Telegram chats from the directory: the bot stays there (silent) and takes
+        # their Accept / Reject presses.
+        self.partner_chats = frozenset(
+            int(c.target)
+            for svc in service.data.directory.services
+            for c in svc.referral_channels
+            if c.type is ChannelType.TELEGRAM and c.target.strip().lstrip("-").isdigit()
+        )
         self.store = store
         self.translator = translator
         self.codec = CallbackCodec(service.flow)
         self.countries = countries or CountryLookup()
         self._groups_told: set[int] = set()
         self.desk = (
-            StaffDesk(CaseStore(store), service, staff, service.clock, self) if staff else None
+            StaffDesk(CaseStore(store), service, staff, service.clock, self, ReferralStore(store))
+            if staff
+            else None
         )
         # SQLite answers in about a millisecond from a local file, and one writer runs at a
         # time anyway: calling it on the event loop beat a worker thread (430 vs 360 messages/s
@@ -183,7 +198,9 @@ class TelegramChannel:
         if chat is None:
             return
         if chat.type != ChatType.PRIVATE:
-            if self.desk is not None and chat.id in self.desk.settings.chat_ids:
+            if chat.id in self.partner_chats:
+                await self._partner_update(update)
+            elif self.desk is not None and chat.id in self.desk.settings.chat_ids:
                 await self.desk.on_update(update, context.bot)
             else:
                 await self._not_private(update, context)
@@ -268,6 +285,27 @@ class TelegramChannel:
         kind = next((k for k in MEDIA_KINDS if getattr(message, k, None)), "other")
         return Inbound(kind=InboundKind.MEDIA, media=kind, **base)
 
+    async def _partner_update(self, update: Update) -> None:
+        """A partner pressed Accept or Reject under a referral (anything else: ignored)."""
+        query = update.callback_query
+        chat, user = update.effective_chat, update.effective_user
+        if query is None or chat is None or user is None or self.partners is None:
+            return
+        answered = await self.blocking(
+            self.partners.answer_from_telegram, query.data or "", chat.id, user.id
+        )
+        if answered is None or answered.referral is None:
+            note = "This button is not known here."
+        elif answered.result.value == "conflict":
+            note = f"Not recorded: the referral is {answered.referral.status.value}."
+        else:
+            note = f"Recorded: {answered.referral.status.value}. Thank you."
+        with contextlib.suppress(TelegramError):
+            await query.answer(note, show_alert=True)
+        if answered is not None and answered.referral is not None:
+            with contextlib.suppress(TelegramError):
+                await query.edit_message_reply_markup(None)
+
     async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         await asyncio.sleep(TYPING_AFTER)
         with contextlib.suppress(TelegramError):
@@ -277,6 +315,10 @@ class TelegramChannel:
         """Send a message outside an answer (staff joined or left, nobody free yet): staff
         actions, so it goes out whoever owns the conversation."""
         outbound = await self.blocking(partial(self.service.notice, *address, key, **options))
+        await self.deliver(bot, address, outbound)
+
+    async def deliver(self, bot: Bot, address: tuple[str, str], outbound: Outbound) -> None:
+        """Send what staff caused (a notice, a referral question), whoever owns the chat."""
         sent = await self._send_to(bot, int(address[1]), outbound, check_owner=False)
         await self.blocking(
             self.store.track_messages,

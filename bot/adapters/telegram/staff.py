@@ -17,12 +17,15 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.adapters.db.cases import CardFacts, CaseStore
+from bot.adapters.db.referrals import ReferralStore
 from bot.adapters.telegram.staff_settings import StaffSettings
 from bot.domain import engine
 from bot.domain.case import BOT, Case, CaseStatus, Role, allowed, staff_owner
+from bot.domain.referral_lifecycle import Referral
 from bot.ports import Clock
 from bot.services.conversation import ConversationService
 from bot.services.messages import Outbound
+from bot.services.referral_offers import Basis
 
 if TYPE_CHECKING:
     from bot.adapters.telegram.app import TelegramChannel
@@ -71,6 +74,7 @@ class StaffDesk:
     settings: StaffSettings
     clock: Clock
     channel: TelegramChannel
+    referrals: ReferralStore
     _reported: set[tuple[int, int]] = field(default_factory=set)
     _escalation: asyncio.Task[None] | None = None
 
@@ -302,6 +306,8 @@ class StaffDesk:
             await self._act(bot, user_id, role, command, case.id, args, message)
         elif command == "c" and case is not None and args:
             await self._canned(bot, message, user_id, case, args[0])
+        elif command in ("refer", "override") and case is not None:
+            await self._refer(bot, message, user_id, role, command, case, args)
         elif command == "staff":
             await self._staff_command(bot, message, user_id, role, args)
         elif command == "open" and args:
@@ -313,7 +319,8 @@ class StaffDesk:
                 bot,
                 message,
                 "Commands: in a case topic /claim /release /close "
-                "/reassign USER_ID /c NAME (canned reply) /view; anywhere /cases, "
+                "/reassign USER_ID /c NAME (canned reply) /view /refer SERVICE_ID (asks the "
+                "person's consent); supervisors: /override SERVICE_ID REASON; anywhere /cases, "
                 "/open P-XXXXXX; admins: /staff add USER_ID ROLE, /staff remove "
                 f"USER_ID, /staff list. Start a line with {self.settings.note_prefix}"
                 " for a note that never reaches the person.",
@@ -423,6 +430,61 @@ class StaffDesk:
                 {"key": key},
             )
 
+    async def _refer(
+        self,
+        bot: Bot,
+        message: Message,
+        user_id: int,
+        role: Role,
+        command: str,
+        case: Case,
+        args: list[str],
+    ) -> None:
+        """/refer SERVICE_ID: the person is asked for consent (by the case's owner).
+        /override SERVICE_ID REASON: a supervisor records the referral without it, audited."""
+        if not allowed(role, command):
+            await self._say(bot, message, f"Your role cannot {command}: ask a supervisor.")
+            return
+        if command == "refer" and case.owner_id != user_id:
+            await self._say(bot, message, "Claim the case before writing to the person.")
+            return
+        reason = " ".join(args[1:]).strip()
+        if not args or (command == "override" and not reason):
+            await self._say(
+                bot, message, "Use /refer SERVICE_ID, or /override SERVICE_ID REASON (required)"
+            )
+            return
+        address = await self._db(self.channel.store.reply_address, case.person_id)
+        if address is None:
+            await self._say(bot, message, "The person's chat is not known any more.")
+            return
+        actor = f"staff:{user_id}"
+        if command == "refer":
+            outbound = await self._db(self.service.offer_referral, *address, args[0], actor)
+            if outbound is None:
+                await self._say(
+                    bot,
+                    message,
+                    f"No referral to {args[0]!r} is possible for this person (unknown id, "
+                    "no channel that takes referrals, or it does not fit their situation).",
+                )
+                return
+            await self.channel.deliver(bot, address, outbound)
+            await self._say(bot, message, f"The person was asked whether to send it to {args[0]}.")
+            return
+        referral_id = await self._db(
+            self.service.override_referral, *address, args[0], user_id, reason
+        )
+        if referral_id is None:
+            await self._say(bot, message, f"{args[0]!r} is not a service that takes referrals.")
+            return
+        await self._say(
+            bot,
+            message,
+            f"Referral {referral_id[:8]} to {args[0]} recorded without the person's answer "
+            "(outcome only, no contact details). Your reason is in the audit log.",
+        )
+
     async def _staff_command(
         self, bot: Bot, message: Message, user_id: int, role: Role, args: list[str]
     ) -> None:
@@ -500,6 +562,7 @@ class StaffDesk:
         while True:
             try:
                 await self.escalate(bot)
+                await self.referral_news(bot)
             except Exception:
                 log.exception("escalation check failed; it runs again")
             await asyncio.sleep(self.settings.check_every)
@@ -531,6 +594,65 @@ class StaffDesk:
                 with contextlib.suppress(TelegramError):
                     await bot.send_message(chat_id, digest)
         return len(late)
+
+    async def referral_news(self, bot: Bot) -> int:
+        """Tell staff what partners answered (with their reason) and what failed. When a
+        partner could not take a case, a case opens (if none is) with the next matching
+        service, which the person is also offered when they next write."""
+        found: list[tuple[Referral, str]] = await self._db(self.referrals.staff_news)
+        for referral, news in found:
+            text = await self._db(self._news_text, referral, news)
+            case: Case | None = await self._db(self.cases.open_for_person, referral.person_id)
+            if case is None and news in ("rejected", "overdue", "failed"):
+                case, _ = await self._db(
+                    self.cases.open_case,
+                    referral.person_id,
+                    referral.conversation_id,
+                    self.settings.group_for(None),
+                    f"referral_{news}",
+                    self.clock.now(),
+                )
+                case = await self._new_topic(bot, case)
+            if case is not None and case.thread_id is not None:
+                with contextlib.suppress(TelegramError):
+                    await self.to_topic(
+                        bot, case, partial(self._post, bot, case.group_chat_id, text)
+                    )
+            await self._db(self.referrals.set_staff_told, referral.id, news)
+        return len(found)
+
+    def _news_text(self, referral: Referral, news: str) -> str:
+        directory = self.service.data.directory
+        service = directory.service(referral.service_id)
+        name = service.name if service else referral.service_id
+        what = {
+            "accepted": "accepted",
+            "done": "marked done",
+            "rejected": "rejected",
+            "overdue": "got no answer in time",
+            "failed": "could not be delivered on any channel",
+            "revoked": "withdrawn by the person",
+        }.get(news, news)
+        lines = [f"📨 Referral {referral.id[:8]} to {name}: {what}."]
+        if news == "rejected" and referral.partner_reason:
+            lines.append(f"Partner's reason (for staff only): {referral.partner_reason}")
+        if news in ("rejected", "overdue", "failed"):
+            packet = self.referrals.packet(referral.id)
+            tried = {r.service_id for r in self.referrals.list_for_person(referral.person_id)}
+            options = (
+                self.service.offers.candidates(self.clock.now(), Basis.from_packet(packet), tried)
+                if packet
+                else []
+            )
+            if options:
+                nxt = options[0][0]
+                lines.append(
+                    f"Next matching service: {nxt.name} ({nxt.id}). The person is offered it "
+                    f"when they next write; /refer {nxt.id} asks them now."
+                )
+            else:
+                lines.append("No other matching service takes referrals: please follow up.")
+        return "\n".join(lines)
 
     @staticmethod
     async def _post(bot: Bot, chat_id: int, text: str, thread: int) -> Message:
