@@ -90,7 +90,7 @@ class Referral:
     """A referral as stored, without its packet (read that with ReferralStore.packet)."""
 
     id: str
-    person_id: str
+    person_id: str | None  # None once the person asked to be forgotten
     conversation_id: str | None
     service_id: str
     status: ReferralStatus

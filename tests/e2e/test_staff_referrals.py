@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.adapters.telegram.staff_settings import StaffSettings
-from bot.domain.referral_lifecycle import ReferralScope, ReferralStatus
+from bot.domain.referral_lifecycle import ReferralScope
 from tests.e2e.inprocess_bot import InProcessBot
 from tests.e2e.telegram_driver import act, texts, walk
 from tests.fakes.telegram_server import FakeTelegram, Person

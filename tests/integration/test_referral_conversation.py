@@ -358,3 +358,20 @@ def test_safe_mode_and_danger_never_offer_a_referral(rig: Rig) -> None:
     assert offer_buttons(out) == {}
     with rig.app.store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM referrals")).scalar_one() == 0
+
+
+def test_forgetting_the_person_withdraws_their_referrals_first(rig: Rig) -> None:
+    rig.press(offer_buttons(interview(rig, TRAFFICKING))["referral.choice.with_contact"])
+    rig.worker.run_once()
+    [referral] = rig.mine()
+    rig.send(InboundKind.COMMAND, text="forget")
+    out = rig.press("f:yes")
+    assert rig.app.store.person_id_for("telegram", USER) is None
+    after = rig.referrals.get(referral.id)
+    assert after is not None and after.person_id is None  # ids and status only are left
+    assert after.status is ReferralStatus.REVOKED and rig.referrals.packet(referral.id) is None
+    rig.worker.run_once()
+    kinds = [json.loads(q.body)["type"] for q in rig.receiver.requests]
+    assert kinds == ["referral", "withdrawal"]
+    assert len(rig.mailbox.raw) == 2
+    assert out.person_id is None

@@ -240,8 +240,10 @@ class ReferralRow(Base):
     __tablename__ = "referrals"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    person_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("people.id", ondelete="CASCADE"), index=True
+    # NULL once the person asked to be forgotten: the referral is withdrawn, its packet
+    # dropped, and the row kept (ids and statuses only) until partners got the withdrawal.
+    person_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("people.id", ondelete="SET NULL"), index=True
     )
     conversation_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("conversations.id", ondelete="SET NULL")

@@ -349,7 +349,15 @@ class SqlUnit:
         self.person.language_explicit = explicit
 
     @_translate_errors
-    def forget_person(self, now: datetime) -> None:
+    def forget_person(
+        self, now: datetime, delivery_deadline: timedelta = timedelta(hours=24)
+    ) -> None:
+        # Referrals first: each is withdrawn (partners that may have it are told, the packet
+        # is dropped) and outlives the person as ids only, until the withdrawals are sent.
+        from bot.adapters.db.referrals import revoke_referral
+
+        for referral in self.referrals():
+            revoke_referral(self._conn, referral.id, now, "person", delivery_deadline)
         # Cascades delete conversations, answers, texts, assessments and events.
         self._conn.execute(_DELETE_PERSON, {"b_person": self.person.id})
         self._count("forgotten", now)

@@ -601,6 +601,9 @@ class StaffDesk:
         service, which the person is also offered when they next write."""
         found: list[tuple[Referral, str]] = await self._db(self.referrals.staff_news)
         for referral, news in found:
+            if referral.person_id is None:  # forgotten at their request: nothing to follow up
+                await self._db(self.referrals.set_staff_told, referral.id, news)
+                continue
             text = await self._db(self._news_text, referral, news)
             case: Case | None = await self._db(self.cases.open_for_person, referral.person_id)
             if case is None and news in ("rejected", "overdue", "failed"):
@@ -638,7 +641,8 @@ class StaffDesk:
             lines.append(f"Partner's reason (for staff only): {referral.partner_reason}")
         if news in ("rejected", "overdue", "failed"):
             packet = self.referrals.packet(referral.id)
-            tried = {r.service_id for r in self.referrals.list_for_person(referral.person_id)}
+            person = referral.person_id or ""
+            tried = {r.service_id for r in self.referrals.list_for_person(person)}
             options = (
                 self.service.offers.candidates(self.clock.now(), Basis.from_packet(packet), tried)
                 if packet
