@@ -151,7 +151,7 @@ class ConversationService:
             self._relay(turn)
             return
         if msg.kind is InboundKind.COMMAND:
-            self._command(turn, msg.text.lstrip("/").split("@")[0].lower())
+            self._command(turn, _command_name(msg))
         elif msg.kind is InboundKind.BUTTON:
             self._button(turn, msg.button)
         elif conv is None:
@@ -373,6 +373,10 @@ class ConversationService:
         """What partners answered, told at the top of the reply (the bot never writes first)."""
         if turn.quick_exit or turn.forgotten or turn.relay:
             return
+        conv = turn.conversation
+        asked = turn.msg.kind is InboundKind.COMMAND and _command_name(turn.msg) == "referrals"
+        if conv is not None and conv.state.get("safe_mode") and not asked:
+            return  # someone may see this chat: news waits until the person asks (/referrals)
         turn.replies[0:0] = self.offers.news(turn)
 
     # -- free input --------------------------------------------------------------------------
@@ -848,12 +852,16 @@ def _strs(value: object) -> list[str]:
     return [v for v in value.split(",") if v] if isinstance(value, str) else []
 
 
+def _command_name(msg: Inbound) -> str:
+    return msg.text.lstrip("/").split("@")[0].lower()
+
+
 def _for_staff(msg: Inbound) -> bool:
     """While staff own the conversation, everything goes to them but quick exit, forgetting,
     the language and referrals (consent, the list, taking one back): the person keeps control
     of their own chat and data."""
     if msg.kind is InboundKind.COMMAND:
-        return msg.text.lstrip("/").split("@")[0].lower() not in _PERSON_COMMANDS
+        return _command_name(msg) not in _PERSON_COMMANDS
     if msg.kind is InboundKind.BUTTON:
         return not msg.button.startswith(_PERSON_BUTTONS)
     return True

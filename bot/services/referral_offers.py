@@ -306,7 +306,8 @@ class ReferralOffers:
             if news is None:
                 continue
             turn.unit.set_person_told(referral.id, news.value)
-            told.append(say(f"referral.news.{news.value}", name=self._name(referral)))
+            line = Text(f"referral.news.{news.value}", {"name": self._name(referral)})
+            told.append(Reply(parts=(line,), protect=True))
             turn.event("referral_news_told", {"referral": referral.id, "news": news.value})
             if news is News.NOT_TAKEN and not self._next(turn, referral, told):
                 told.append(say("referral.next.none"))

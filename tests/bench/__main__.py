@@ -1,6 +1,6 @@
 """`python -m tests.bench [NAME] [options]` (or `make bench`): run benchmarks, print figures.
 
-NAME: conversation, langid, telegram, staff, nlu, or all (default).
+NAME: conversation, langid, telegram, staff, nlu, delivery, or all (default).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import sys
 
 from tests.bench import (
     bench_conversation,
+    bench_delivery,
     bench_langid,
     bench_nlu,
     bench_staff,
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "telegram": bench_telegram.main,
     "staff": bench_staff.main,
     "nlu": bench_nlu.main,
+    "delivery": bench_delivery.main,
 }
 
 

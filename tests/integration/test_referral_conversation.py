@@ -356,6 +356,9 @@ def test_when_no_service_is_left_the_person_hears_the_team_knows(rig: Rig) -> No
 def test_safe_mode_and_danger_never_offer_a_referral(rig: Rig) -> None:
     out = interview(rig, SCRIPTS["immediate_danger"])
     assert offer_buttons(out) == {}
+    out = interview(rig, {**TRAFFICKING, "device_unsafe": "yes"})  # someone may see the chat
+    assert "outcome.safe_mode" in [p.key for r in out.replies for p in r.parts]
+    assert offer_buttons(out) == {}
     with rig.app.store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM referrals")).scalar_one() == 0
 
