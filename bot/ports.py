@@ -30,6 +30,7 @@ class PersonRecord:
     language: str | None
     language_explicit: bool  # the person chose it: detection never overrides it
     created_at: datetime
+    referral_news: bool = False  # a partner answered (or did not) since they were last told
 
 
 @dataclass(slots=True)
@@ -117,6 +118,9 @@ class Unit(Protocol):
 
     def set_person_told(self, referral_id: str, news: str) -> None:
         """Remember that the person was told this news about the referral."""
+
+    def clear_referral_news(self) -> None:
+        """Everything partners answered has been told (PersonRecord.referral_news)."""
 
 
 class Store(Protocol):

@@ -375,9 +375,12 @@ class ConversationService:
             return
         conv = turn.conversation
         asked = turn.msg.kind is InboundKind.COMMAND and _command_name(turn.msg) == "referrals"
+        if not (turn.unit.person.referral_news or asked):
+            return  # nothing new (no query on the hot path)
         if conv is not None and conv.state.get("safe_mode") and not asked:
             return  # someone may see this chat: news waits until the person asks (/referrals)
         turn.replies[0:0] = self.offers.news(turn)
+        turn.unit.clear_referral_news()
 
     # -- free input --------------------------------------------------------------------------
     def _text(self, turn: Turn) -> None:

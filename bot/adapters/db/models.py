@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +78,9 @@ class PersonRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # they blocked the bot
+    # A partner answered one of their referrals (or it is overdue, or failed) since they were
+    # last told: set by whoever records it, read with the person's lock, cleared once told.
+    referral_news: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ConversationRow(Base):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from bot.adapters.crypto import Cipher
 from bot.adapters.db.models import OutboxRow
-from bot.adapters.db.store import REFERRALS, SqlStore, _translate_errors, append_event
+from bot.adapters.db.store import PEOPLE, REFERRALS, SqlStore, _translate_errors, append_event
 from bot.adapters.packet_schema import check_packet
 from bot.domain.directory import ChannelType, Service
 from bot.domain.referral_lifecycle import (
@@ -307,6 +307,14 @@ def decode_packet(cipher: Cipher, token: bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def flag_news(conn: Connection, referral_id: str) -> None:
+    """The referral's person may have news to hear when they next write (PersonRecord.
+    referral_news). Called first in a transaction: people's rows are always locked before
+    referral rows (as the person's own transaction does), so the two never deadlock."""
+    person = select(_rc.person_id).where(_rc.id == referral_id).scalar_subquery()
+    conn.execute(update(PEOPLE).where(PEOPLE.c.id == person).values(referral_news=True))
+
+
 def set_told(conn: Connection, referral_id: str, column: str, value: str) -> None:
     """Record what the person ("person_told") or staff ("staff_told") were told."""
     if column not in ("person_told", "staff_told"):
@@ -384,6 +392,7 @@ class ReferralStore:
         partner's reason is kept for staff. Returns whether the row changed."""
         status = ReferralStatus(status)
         with self.store.transaction() as conn:
+            flag_news(conn, referral_id)
             row = lock_referral(conn, referral_id)
             if row is None or (expect is not None and row.status not in expect):
                 return False
@@ -456,6 +465,7 @@ class ReferralStore:
     def mark_overdue(self, referral_id: str, now: datetime) -> bool:
         """Claim the overdue report (only one worker wins); unmark_overdue gives it back."""
         with self.store.transaction() as conn:
+            flag_news(conn, referral_id)
             row = lock_referral(conn, referral_id)
             if (
                 row is None
@@ -601,6 +611,11 @@ class ReferralStore:
         """Mark the row failed. When no channel of the referral is left (none delivered, none
         pending), the referral itself becomes failed. None if the row was no longer pending."""
         with self.store.transaction() as conn:
+            referral_id = conn.execute(
+                select(_oc.referral_id).where(_oc.id == outbox_id)
+            ).scalar_one_or_none()
+            if referral_id is not None:
+                flag_news(conn, referral_id)  # perhaps the referral fails now
             changed = conn.execute(
                 update(OUTBOX)
                 .where(_oc.id == outbox_id, _oc.status == OutboxStatus.PENDING.value)

@@ -104,7 +104,7 @@ _TOUCH_PERSON = (
     update(PEOPLE)
     .where(_pc.user_key == bindparam("b_key"))
     .values(last_seen_at=bindparam("b_now"), blocked_at=None)  # writing again: not blocked
-    .returning(_pc.id, _pc.language, _pc.language_explicit, _pc.created_at)
+    .returning(_pc.id, _pc.language, _pc.language_explicit, _pc.created_at, _pc.referral_news)
 )
 _ACTIVE = (
     select(CONVERSATIONS)
@@ -402,6 +402,12 @@ class SqlUnit:
 
         set_told(self._conn, referral_id, "person_told", news)
 
+    def clear_referral_news(self) -> None:
+        self._conn.execute(
+            update(PEOPLE).where(_pc.id == self.person.id).values(referral_news=False)
+        )
+        self.person.referral_news = False
+
     def _count(self, metric: str, now: datetime) -> None:
         day = now.astimezone(UTC).date()  # counts are per UTC day
         self._conn.execute(self._sql.bump_count, {"b_day": day, "b_metric": metric})
@@ -474,6 +480,7 @@ class SqlStore:
                     language=row.language,
                     language_explicit=row.language_explicit,
                     created_at=row.created_at,
+                    referral_news=bool(row.referral_news),
                 )
             # New person. ON CONFLICT DO NOTHING: if another worker creates them at the same
             # time, PostgreSQL waits for its commit and we lock its row on the next pass.

@@ -21,6 +21,10 @@ FK = "fk_referrals_person_id_people"
 
 
 def upgrade() -> None:
+    op.add_column(
+        "people",
+        sa.Column("referral_news", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     with op.batch_alter_table("referrals") as batch:
         batch.add_column(sa.Column("person_told", sa.String(16), nullable=True))
         batch.add_column(sa.Column("staff_told", sa.String(16), nullable=True))
@@ -37,3 +41,5 @@ def downgrade() -> None:
         batch.create_foreign_key(FK, "people", ["person_id"], ["id"], ondelete="CASCADE")
         batch.drop_column("staff_told")
         batch.drop_column("person_told")
+    with op.batch_alter_table("people") as batch:
+        batch.drop_column("referral_news")
