@@ -137,19 +137,6 @@ def build_packet(
     return packet
 
 
-def packet_profile(packet: Mapping[str, Any]) -> tuple[Outcome, Profile, bool]:
-    """What routing needs, read back from a stored packet: outcome, profile, child."""
-    return (
-        Outcome(packet["outcome"]),
-        Profile(
-            nationality=packet.get("prs_Nationality"),
-            country=packet.get("country_now"),
-            language=packet.get("language"),
-        ),
-        "child" in packet.get("flags", ()),
-    )
-
-
 def referable_services(
     outcome: Outcome,
     profile: Profile,
