@@ -120,10 +120,10 @@ def rig(
         app.store.engine.dispose()
 
 
-def interview(rig: Rig, script: dict[str, str]) -> Outbound:
+def interview(rig: Rig, script: dict[str, str], handle: str | None = HANDLE) -> Outbound:
     """The whole interview by buttons, with one typed message (which must never leave)."""
-    out = rig.send(InboundKind.COMMAND, text="start")
-    rig.send(text=FREE_TEXT)
+    out = rig.send(InboundKind.COMMAND, text="start", handle=handle)
+    rig.send(text=FREE_TEXT, handle=handle)
     for _ in range(80):
         asked = [c.payload for r in out.replies for c in r.choices if c.payload.startswith("a:")]
         if not asked:
@@ -131,7 +131,8 @@ def interview(rig: Rig, script: dict[str, str]) -> Outbound:
         step = asked[0].split(":")[1]
         offered = [p.split(":")[2] for p in asked if p.startswith(f"a:{step}:")]
         wanted = script.get(step, "no")
-        out = rig.press(f"a:{step}:{wanted if wanted in offered else offered[0]}")
+        answer = f"a:{step}:{wanted if wanted in offered else offered[0]}"
+        out = rig.send(InboundKind.BUTTON, button=answer, handle=handle)
     raise AssertionError("the interview did not end")
 
 
@@ -181,19 +182,7 @@ def test_declining_shares_nothing_and_is_not_asked_again(rig: Rig) -> None:
 
 
 def test_without_a_username_only_the_outcome_can_be_shared(rig: Rig) -> None:
-    out = rig.send(InboundKind.COMMAND, text="start", handle=None)
-    for _ in range(80):
-        asked = [c.payload for r in out.replies for c in r.choices if c.payload.startswith("a:")]
-        if not asked:
-            break
-        step = asked[0].split(":")[1]
-        offered = [p.split(":")[2] for p in asked if p.startswith(f"a:{step}:")]
-        wanted = TRAFFICKING.get(step, "no")
-        out = rig.send(
-            InboundKind.BUTTON,
-            button=f"a:{step}:{wanted if wanted in offered else offered[0]}",
-            handle=None,
-        )
+    out = interview(rig, TRAFFICKING, handle=None)
     assert set(offer_buttons(out)) == {"referral.choice.send", "referral.choice.decline"}
     assert "username" not in rig.text(out)
 
