@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from bot.domain.directory import ChannelType, Kind, Phone, ReferralChannel, Service
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEST_DATA_KEYS = "Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMta2V5LTAwMDA="  # base64 of 32 bytes
@@ -107,7 +110,21 @@ for _name, _script in SCRIPTS.items():
         _script.setdefault("exit_not_free_to_quit", "yes")
 
 
-# -- a directory with partners that take referrals (the shipped one has only examples) -------
+# -- partners that take referrals (the shipped directory has only examples) ---------------
+
+
+def partner_service(*channels: ReferralChannel, service_id: str = "partner_ngo") -> Service:
+    """A verified NGO taking referrals on `channels` (and a phone, which never delivers)."""
+    return Service(
+        id=service_id,
+        organization_id="partner_org",
+        name="Partner NGO",
+        kind=Kind.NGO,
+        phones=(Phone("+66 2 000 0000"),),
+        last_verified=date(2026, 1, 1),
+        referral_channels=(*channels, ReferralChannel(ChannelType.PHONE, "+66 2 000 0000")),
+    )
+
 
 PARTNER_A, PARTNER_B = "test_partner_a", "test_partner_b"
 _PARTNER = """\
@@ -156,21 +173,20 @@ def partner_flows(
 
     services = [
         _PARTNER.format(
-            id=PARTNER_A,
-            name="Partner A",
-            phone="+66 2 000 0001",
-            languages="th, en",
-            channels=channels(channels_a),
-            hours=hours_a,
-        ),
-        _PARTNER.format(
-            id=PARTNER_B,
-            name="Partner B",
-            phone="+66 2 000 0002",
-            languages="my, en",
-            channels=channels(channels_b),
-            hours=48,
-        ),
+            id=ident,
+            name=name,
+            phone=f"+66 2 000 000{n}",
+            languages=languages,
+            channels=channels(items),
+            hours=hours,
+        )
+        for n, (ident, name, languages, items, hours) in enumerate(
+            (
+                (PARTNER_A, "Partner A", "th, en", channels_a, hours_a),
+                (PARTNER_B, "Partner B", "my, en", channels_b, 48),
+            ),
+            start=1,
+        )
     ]
     (flows / "directory" / "test_partners.yaml").write_text(
         "organizations:\n  - id: test_partners_org\n    name: Test partners\n    services:\n"

@@ -13,7 +13,7 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.adapters.crypto import Cipher
@@ -22,14 +22,14 @@ from bot.adapters.db.migrate import upgrade_database
 from bot.adapters.db.referrals import ReferralStore, new_referral_id
 from bot.adapters.db.store import SqlStore
 from bot.adapters.delivery.webhook import WebhookChannel
-from bot.domain.directory import ChannelType, Kind, Phone, ReferralChannel, Service
+from bot.domain.directory import ChannelType, ReferralChannel
 from bot.domain.model import Assessment, Outcome, Profile
 from bot.domain.referral import Consent, build_packet
 from bot.domain.referral_lifecycle import NewReferral, ReferralScope
 from bot.services.delivery import DeliveryOptions, DeliveryWorker
 from tests.bench.machine import describe
 from tests.fakes.partner_receiver import PartnerReceiver
-from tests.support import TEST_DATA_KEYS, TEST_LOOKUP_KEY, database_url
+from tests.support import TEST_DATA_KEYS, TEST_LOOKUP_KEY, database_url, partner_service
 
 SECRET_ENV, SECRET = "BENCH_PARTNER_SECRET", "bench-partner-secret-0123456789abcdef"
 ASSESSMENT = Assessment(
@@ -54,15 +54,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def run(backend: str, referrals: int, workers: int) -> str:
     receiver = PartnerReceiver(SECRET).start()
-    service = Service(
-        id="bench_partner",
-        organization_id="bench",
-        name="Bench partner",
-        kind=Kind.NGO,
-        phones=(Phone("+66 2 000 0000"),),
-        last_verified=date(2026, 11, 1),
-        referral_channels=(ReferralChannel(ChannelType.WEBHOOK, receiver.url, SECRET_ENV),),
-    )
+    service = partner_service(ReferralChannel(ChannelType.WEBHOOK, receiver.url, SECRET_ENV))
     with tempfile.TemporaryDirectory() as tmp, database_url(backend, Path(tmp)) as url:
         upgrade_database(url)
         store = SqlStore(make_engine(url), Cipher([TEST_DATA_KEYS]), TEST_LOOKUP_KEY.encode())

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,7 @@ from bot.adapters.web.partner_api import create_app
 from bot.domain.directory import (
     ChannelType,
     Directory,
-    Kind,
     Organization,
-    Phone,
     ReferralChannel,
     Service,
 )
@@ -67,7 +65,14 @@ from tests.integration.partners import (
     free_port,
     sign,
 )
-from tests.support import ROOT, TEST_DATA_KEYS, TEST_LOOKUP_KEY, bot_env, database_url
+from tests.support import (
+    ROOT,
+    TEST_DATA_KEYS,
+    TEST_LOOKUP_KEY,
+    bot_env,
+    database_url,
+    partner_service,
+)
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 PARTNER_CHAT = -1001234567890
@@ -93,18 +98,6 @@ def store(engine: sa.Engine, cipher: Cipher, lookup_secret: bytes) -> SqlStore:
     return SqlStore(engine, cipher, lookup_secret)
 
 
-def service(*channels: ReferralChannel, service_id: str = "partner_ngo") -> Service:
-    return Service(
-        id=service_id,
-        organization_id="partner_org",
-        name="Partner NGO",
-        kind=Kind.NGO,
-        phones=(Phone("+66 2 000 0000"),),
-        last_verified=date(2026, 1, 1),
-        referral_channels=(*channels, ReferralChannel(ChannelType.PHONE, "+66 2 000 0000")),
-    )
-
-
 def webhook(receiver: PartnerReceiver) -> ReferralChannel:
     return ReferralChannel(ChannelType.WEBHOOK, receiver.url, SECRET_ENV)
 
@@ -125,7 +118,7 @@ def packet(rid: str, *, contact: bool = True, by: str = "person") -> dict[str, A
     """A packet as the bot builds it (bot.domain.referral.build_packet)."""
     return build_packet(
         referral_id=rid,
-        service=service(),
+        service=partner_service(),
         assessment=Assessment(
             outcome=Outcome.LIKELY_TRAFFICKING_FORCED_CRIMINALITY,
             rule="R2",
@@ -250,7 +243,7 @@ def test_a_referral_reaches_every_channel_once(
 ) -> None:
     box, smtp_port = mailbox
     r = rig(store, channels(telegram, smtp_port))
-    rid = refer(r.referrals, store, service(webhook(receiver), TELEGRAM, EMAIL))
+    rid = refer(r.referrals, store, partner_service(webhook(receiver), TELEGRAM, EMAIL))
     rows = r.referrals.outbox(rid)
     assert [row.channel for row in rows] == [
         ChannelType.WEBHOOK,
@@ -294,7 +287,7 @@ def test_receiver_down_then_up_delivers_exactly_once(
     store: SqlStore, receiver: PartnerReceiver
 ) -> None:
     r = rig(store, channels())
-    rid = refer(r.referrals, store, service(webhook(receiver)))
+    rid = refer(r.referrals, store, partner_service(webhook(receiver)))
     receiver.stop()  # the partner's server is down: connection refused
 
     report = r.worker.run_once()
@@ -324,7 +317,7 @@ def test_receiver_down_then_up_delivers_exactly_once(
 
 def test_partner_errors_5xx_retried_4xx_final(store: SqlStore, receiver: PartnerReceiver) -> None:
     r = rig(store, channels())
-    rid = refer(r.referrals, store, service(webhook(receiver)))
+    rid = refer(r.referrals, store, partner_service(webhook(receiver)))
     receiver.answer_with = [503]
     assert r.worker.run_once().retried == 1
     receiver.answer_with = [422]  # the partner will never take this request
@@ -342,7 +335,7 @@ def test_worker_killed_between_sending_and_recording(
     recorded: the next worker sends it again with the same key, the partner processes once."""
     start = datetime.now(UTC)
     r = rig(store, channels(), start=start)
-    rid = refer(r.referrals, store, service(webhook(receiver)), start)
+    rid = refer(r.referrals, store, partner_service(webhook(receiver)), start)
     receiver.hold = threading.Event()  # the receiver records the request, then waits
     env = {
         **os.environ,
@@ -383,7 +376,7 @@ def test_withdrawal_cancels_pending_delivery_and_tells_the_partner(
     store: SqlStore, receiver: PartnerReceiver, telegram: FakeTelegram
 ) -> None:
     r = rig(store, channels(telegram), batch=1)
-    rid = refer(r.referrals, store, service(webhook(receiver), TELEGRAM))
+    rid = refer(r.referrals, store, partner_service(webhook(receiver), TELEGRAM))
     assert r.worker.run_once().delivered == 1  # the webhook only; Telegram still pending
     person_id = r.referrals.get(rid).person_id  # type: ignore[union-attr]
 
@@ -430,7 +423,7 @@ def test_withdrawal_in_telegram_reaches_the_partner_chat(
     store: SqlStore, telegram: FakeTelegram
 ) -> None:
     r = rig(store, channels(telegram))
-    rid = refer(r.referrals, store, service(TELEGRAM))
+    rid = refer(r.referrals, store, partner_service(TELEGRAM))
     r.worker.run_once()
     r.referrals.withdraw(rid, NOW)
     r.worker.run_once()
@@ -443,7 +436,7 @@ def test_deadline_marks_the_delivery_failed_and_alerts_staff(
     store: SqlStore, receiver: PartnerReceiver
 ) -> None:
     r = rig(store, channels(), deadline=timedelta(hours=1))
-    rid = refer(r.referrals, store, service(webhook(receiver)))
+    rid = refer(r.referrals, store, partner_service(webhook(receiver)))
     receiver.stop()
     passes = 0
     while r.referrals.outbox(rid)[0].status is OutboxStatus.PENDING and passes < 50:
@@ -465,7 +458,7 @@ def test_deadline_marks_the_delivery_failed_and_alerts_staff(
 
 def test_a_missing_channel_fails_at_the_deadline(store: SqlStore) -> None:
     r = rig(store, channels(), deadline=timedelta(minutes=30))  # no e-mail configured
-    rid = refer(r.referrals, store, service(EMAIL))
+    rid = refer(r.referrals, store, partner_service(EMAIL))
     r.worker.run_once()
     r.clock.advance(minutes=31)
     r.worker.run_once()
@@ -481,7 +474,7 @@ def test_partner_answers_and_overdue_call_the_fallback_once(
     store: SqlStore, receiver: PartnerReceiver
 ) -> None:
     r = rig(store, channels())
-    svc = service(webhook(receiver))
+    svc = partner_service(webhook(receiver))
     rejected = refer(r.referrals, store, svc, user_ref="1001")
     silent = refer(r.referrals, store, svc, answer_within=timedelta(hours=2), user_ref="1002")
     r.worker.run_once()
@@ -509,7 +502,7 @@ def test_partner_answers_and_overdue_call_the_fallback_once(
 
 def test_telegram_buttons_answer_the_referral(store: SqlStore, telegram: FakeTelegram) -> None:
     r = rig(store, channels(telegram))
-    rid = refer(r.referrals, store, service(TELEGRAM))
+    rid = refer(r.referrals, store, partner_service(TELEGRAM))
     r.worker.run_once()
     [message] = telegram.chat(PARTNER_CHAT).bot_messages()
     data = message.callback_data("Reject")
@@ -534,7 +527,7 @@ def test_partner_api_checks_signatures_and_applies_transitions(
     store: SqlStore, receiver: PartnerReceiver
 ) -> None:
     r = rig(store, channels())
-    svc = service(webhook(receiver))
+    svc = partner_service(webhook(receiver))
     directory = Directory(
         organizations=(Organization("partner_org", "Partner"),), services=(svc,), rules=()
     )
@@ -589,7 +582,7 @@ def test_nothing_outside_the_packet_leaves_through_any_channel(
 ) -> None:
     box, smtp_port = mailbox
     r = rig(store, channels(telegram, smtp_port))
-    svc = service(webhook(receiver), TELEGRAM, EMAIL)
+    svc = partner_service(webhook(receiver), TELEGRAM, EMAIL)
     person_id, conversation_id = person(store)
     rid = new_referral_id()
     outcome_only = packet(rid, contact=False, by="staff:42")
@@ -655,9 +648,15 @@ def test_staff_override_needs_a_reason(store: SqlStore) -> None:
     person_id, conversation_id = person(store)
     with pytest.raises(ValueError, match="reason"):
         referrals.create(
-            person_id, conversation_id, service(TELEGRAM), {}, "outcome_only", "staff:1", NOW,
+            person_id,
+            conversation_id,
+            partner_service(TELEGRAM),
+            {},
+            "outcome_only",
+            "staff:1",
+            NOW,
             timedelta(hours=1),
-        )  # fmt: skip
+        )
     assert referrals.list_for_person(person_id) == []
 
 
@@ -679,7 +678,7 @@ def test_two_workers_on_postgres_never_deliver_a_row_twice(pg_store: SqlStore) -
     receiver = PartnerReceiver(SECRET, delay=0.005).start()
     try:
         setup = rig(pg_store, channels())
-        svc = service(webhook(receiver))
+        svc = partner_service(webhook(receiver))
         rids = [refer(setup.referrals, pg_store, svc, user_ref=f"9{n}") for n in range(40)]
         workers = [rig(pg_store, channels(), batch=3).worker for _ in range(2)]
         barrier = threading.Barrier(2)
@@ -760,8 +759,8 @@ def test_rotate_keys_re_encrypts_packets(store: SqlStore, lookup_secret: bytes) 
     from cryptography.fernet import Fernet
 
     referrals = ReferralStore(store)
-    kept = refer(referrals, store, service(TELEGRAM), user_ref="1")
-    withdrawn = refer(referrals, store, service(TELEGRAM), user_ref="2")
+    kept = refer(referrals, store, partner_service(TELEGRAM), user_ref="1")
+    withdrawn = refer(referrals, store, partner_service(TELEGRAM), user_ref="2")
     referrals.withdraw(withdrawn, NOW)
     rotated = SqlStore(
         store.engine, Cipher([Fernet.generate_key().decode(), TEST_DATA_KEYS]), lookup_secret

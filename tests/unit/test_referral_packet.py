@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,22 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.adapters.packet_schema import check_packet, schema
-from bot.domain.directory import Kind, Phone, Service
 from bot.domain.model import Assessment, Outcome, Profile
 from bot.domain.referral import Consent, Urgency, build_packet, urgency
 from bot.domain.referral_lifecycle import ReferralScope
-from tests.support import ROOT
+from tests.support import ROOT, partner_service
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 NOBODY = Profile()
-SERVICE = Service(
-    id="partner_ngo",
-    organization_id="org",
-    name="Partner",
-    kind=Kind.NGO,
-    phones=(Phone("+66 2 000 0000"),),
-    last_verified=date(2026, 11, 1),
-)
+SERVICE = partner_service()
 INDICATORS = [
     line.split("id: ")[1].split(",")[0]
     for line in (ROOT / "flows" / "indicators.yaml").read_text().splitlines()
